@@ -1,0 +1,184 @@
+"""Command line: ``python -m backup_events {demo,explain,poll,catalog}``.
+
+- ``demo``: the main job on embedded defaults (bundled sample jobs, Azurite ledger, ``./outbox``); no Azure account.
+- ``explain PATH``: the email a job would produce, without sending anything or touching a ledger.
+- ``poll``: one run with the current settings (environment, or ``--settings local.settings.json``).
+- ``catalog`` / ``catalog check``: list the remediation catalog, or validate it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from backup_events import decide, remediation, render
+from backup_events.errors import BackupEventsError, ConfigurationError, MalformedInputError
+from backup_events.normalise import normalise_job
+from backup_events.service import RunReport
+
+DEMO_STATE = Path(".demo")
+
+
+def demo_settings(table_connection_string: str, outbox: Path) -> dict[str, str]:
+    """The embedded local defaults the demo runs on."""
+    return {
+        "BACKUP_JOBS_SOURCE": "sample",
+        "BACKUP_TABLE_CONNECTION_STRING": table_connection_string,
+        "BACKUP_TABLE_NAME": "backupevents",
+        "BACKUP_MAILER": "outbox",
+        "BACKUP_OUTBOX_DIR": str(outbox),
+        "BACKUP_MAIL_SENDER": "backup-events@example.com",
+        "BACKUP_MAIL_RECIPIENTS": "oncall@example.com",
+    }
+
+
+def print_report(report: RunReport, title: str) -> None:
+    """The short summary table."""
+    width = max(len(name) for name, _ in report.rows())
+    print(title)
+    for name, count in report.rows():
+        print(f"  {name:<{width}}  {count:>5}")
+    for problem in report.problems:
+        print(f"  ! {problem}")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from backup_events import bootstrap, local_azurite, service  # noqa: PLC0415
+    from backup_events.settings import Settings  # noqa: PLC0415
+
+    state: Path = args.state
+    if args.reset and state.exists():
+        import shutil  # noqa: PLC0415
+
+        shutil.rmtree(state)
+    outbox: Path = args.outbox
+    with local_azurite.running(state / "azurite") as connection:
+        settings = Settings.from_environ(demo_settings(connection, outbox))
+        report = service.poll_jobs(bootstrap.build(settings))
+    print_report(report, f"backup-events demo: sample jobs -> Azurite ledger -> {outbox}/")
+    if report.emails_sent:
+        print(f"\nOpen {outbox}/*.eml in a mail client, or {outbox}/*.html in a browser.")
+    elif report.duplicates:
+        print("\nEvery failure was told already (run with --reset to start over).")
+    return 0 if not report.untold else 1
+
+
+def _load_json(path: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MalformedInputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedInputError(f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    data = _load_json(args.path)
+    if not isinstance(data, Mapping) or "properties" not in data:
+        raise MalformedInputError(
+            f"{args.path} is not a backup job (a JobResource with id, name and properties)", field="properties"
+        )
+    job = normalise_job(data)
+    decision = decide.decide(job)
+    if not decision.tell:
+        print(f"No email: {decision.reason}.")
+        return 0
+    diagnosis = remediation.load().diagnose(job.errors)
+    message = render.render_failure(
+        job,
+        diagnosis,
+        key=decide.ledger_key(job),
+        sender="backup-events@example.com",
+        recipients=("oncall@example.com",),
+        portal_url="https://portal.azure.com",
+    )
+    print(f"Subject: {message.subject}")
+    print()
+    print(message.html if args.html else message.text, end="")
+    return 0
+
+
+def _local_settings(path: Path | None) -> Mapping[str, str]:
+    import os  # noqa: PLC0415
+
+    if path is None:
+        return os.environ
+    values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
+    return {**os.environ, **{k: str(v) for k, v in values.items()}}
+
+
+def run_poll(args: argparse.Namespace) -> int:
+    from backup_events import bootstrap, service  # noqa: PLC0415
+    from backup_events.settings import Settings  # noqa: PLC0415
+
+    report = service.poll_jobs(bootstrap.build(Settings.from_environ(_local_settings(args.settings))))
+    print_report(report, "backup-events poll")
+    return 0 if not (report.untold or report.vaults_skipped) else 1
+
+
+def run_catalog(args: argparse.Namespace) -> int:
+    text = Path(args.file).read_text(encoding="utf-8") if args.file else remediation.catalog_text()
+    if args.action == "check":
+        catalog = remediation.parse(text)
+        codes = sum(len(e.codes) for e in catalog.entries)
+        print(f"catalog OK: {len(catalog.entries)} entries, {codes} codes, {len(catalog.by_number)} numbers, "
+              f"{len(catalog.patterns)} message patterns")
+        return 0
+    for entry in remediation.parse(text).entries:
+        codes = ", ".join(entry.codes + tuple(str(n) for n in entry.numbers)) or "(message only)"
+        print(f"{entry.key}\n    {entry.phase} · {entry.severity} · {', '.join(entry.workloads)}\n    {codes}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    cli = argparse.ArgumentParser(prog="python -m backup_events", description=__doc__.splitlines()[0])
+    commands = cli.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the pipeline on bundled samples with Azurite and ./outbox")
+    demo.add_argument("--outbox", type=Path, default=Path("outbox"), help="where emails are written (default ./outbox)")
+    demo.add_argument("--state", type=Path, default=DEMO_STATE, help="where the demo keeps Azurite's data")
+    demo.add_argument("--reset", action="store_true", help="forget what earlier demo runs told")
+    demo.set_defaults(run=run_demo)
+    explain = commands.add_parser("explain", help="print the email a job would produce; sends nothing")
+    explain.add_argument("path", help="a JobResource JSON file, as the jobs API GET returns it")
+    explain.add_argument("--html", action="store_true", help="print the HTML body instead of the plain text")
+    explain.set_defaults(run=run_explain)
+    poll = commands.add_parser("poll", help="one run with the current settings")
+    poll.add_argument("--settings", type=Path, help="read Values from a local.settings.json on top of the environment")
+    poll.set_defaults(run=run_poll)
+    catalog = commands.add_parser("catalog", help="list the remediation catalog, or `catalog check` it")
+    catalog.add_argument("action", nargs="?", choices=("list", "check"), default="list")
+    catalog.add_argument("--file", help="check this TOML file instead of the bundled catalog")
+    catalog.set_defaults(run=run_catalog)
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; errors we expect print one clear line (no traceback) and exit 2."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.run(args)
+        return code
+    except (BackupEventsError, remediation.CatalogError) as exc:
+        label = "configuration" if isinstance(exc, ConfigurationError) else args.command
+        print(f"{label}: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, remediation.CatalogError) else 2
+    except Exception as exc:
+        from backup_events.local_azurite import AzuriteUnavailable  # noqa: PLC0415
+
+        if isinstance(exc, AzuriteUnavailable):
+            print(f"{args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The composition root: settings in, services out. The only module that names concrete adapters.
+
+SDKs are imported here, inside functions, so importing ``function_app`` stays cheap on a cold start and a
+configuration problem surfaces as a clear error on the first invocation, not as "0 functions indexed".
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from backup_events import remediation
+from backup_events.ports import JobSource, Ledger, Mailer
+from backup_events.service import Services
+from backup_events.settings import Settings
+
+_ARM_RETRY_BUDGET_SECONDS = 120.0
+
+
+def utc_now() -> datetime:
+    """The real clock; tests and the demo pass their own."""
+    return datetime.now(UTC)
+
+
+def credential(settings: Settings) -> Any:
+    """Managed identity in Azure (``AZURE_CLIENT_ID`` picks a user-assigned one); your own login locally."""
+    from azure.identity import DefaultAzureCredential  # noqa: PLC0415
+
+    return DefaultAzureCredential(managed_identity_client_id=settings.client_id or None)
+
+
+def jobs_source(settings: Settings, credential_factory: Callable[[], Any]) -> JobSource:
+    """The configured jobs source."""
+    if settings.jobs_source == "sample":
+        from backup_events.adapters.sample_jobs import SampleJobSource  # noqa: PLC0415
+
+        return SampleJobSource()
+    from backup_events.adapters.arm_jobs import RecoveryServicesJobSource  # noqa: PLC0415
+
+    return RecoveryServicesJobSource(
+        credential=credential_factory(),
+        vault_ids=list(settings.vault_ids),
+        subscription_ids=list(settings.subscription_ids),
+        arm_endpoint=settings.arm_endpoint,
+        credential_scope=settings.arm_scope,
+        retry_budget_seconds=_ARM_RETRY_BUDGET_SECONDS,
+    )
+
+
+def table_client(settings: Settings, credential_factory: Callable[[], Any]) -> Any:
+    """The ledger table: by managed identity in Azure, by connection string against Azurite."""
+    from azure.data.tables import TableClient  # noqa: PLC0415
+
+    if settings.table_endpoint:
+        return TableClient(
+            endpoint=settings.table_endpoint, table_name=settings.table_name, credential=credential_factory()
+        )
+    return TableClient.from_connection_string(settings.table_connection_string, table_name=settings.table_name)
+
+
+def ledger(settings: Settings, credential_factory: Callable[[], Any], clock: Callable[[], datetime]) -> Ledger:
+    """The Table Storage ledger."""
+    from backup_events.adapters.table_ledger import TableLedger  # noqa: PLC0415
+
+    return TableLedger(table_client(settings, credential_factory), clock=clock)
+
+
+def mailer(settings: Settings, credential_factory: Callable[[], Any], clock: Callable[[], datetime]) -> Mailer:
+    """The configured mailer."""
+    if settings.mailer == "outbox":
+        from backup_events.adapters.outbox_mailer import OutboxMailer  # noqa: PLC0415
+
+        return OutboxMailer(settings.outbox_dir, clock=clock)
+    from backup_events.adapters.acs_mailer import AcsMailer  # noqa: PLC0415
+
+    if settings.acs_endpoint:
+        return AcsMailer(endpoint=settings.acs_endpoint, credential=credential_factory(), connection_string=None)
+    return AcsMailer(endpoint=None, credential=None, connection_string=settings.acs_connection_string)
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    source: JobSource | None = None,
+) -> Services:
+    """Every service for ``settings``; ``source`` overrides the configured jobs source (demo, tests)."""
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    credential_factory = functools.cache(functools.partial(credential, settings))
+    return Services(
+        source=source or jobs_source(settings, credential_factory),
+        ledger=ledger(settings, credential_factory, clock),
+        mailer=mailer(settings, credential_factory, clock),
+        catalog=remediation.load(),
+        clock=clock,
+        sender=settings.mail_sender,
+        recipients=settings.mail_recipients,
+        portal_url=settings.portal_url,
+        lookback=timedelta(hours=settings.lookback_hours),
+    )
+
+
+@functools.cache
+def services() -> Services:
+    """The app's services, built on first use from the app settings and kept for the process."""
+    return build(Settings.from_environ(_environ()))
+
+
+def _environ() -> Mapping[str, str]:
+    return os.environ

@@ -1,0 +1,51 @@
+"""The exceptions backup-events raises on purpose.
+
+BackupEventsError
+├── ConfigurationError   settings missing or invalid; lists every problem at once
+├── MalformedInputError  a job, alert or event that cannot be understood; names the field
+├── SourceError          the jobs API failed for one vault (throttled past the cap, 5xx, auth)
+├── DeliveryError        an email could not be handed to the mail service; the job stays untold
+└── RunFailedError       a run finished but some jobs could not be told; raised so the host marks it failed
+"""
+
+from __future__ import annotations
+
+
+class BackupEventsError(Exception):
+    """Base of every error raised on purpose by backup-events."""
+
+
+class ConfigurationError(BackupEventsError):
+    """One or more settings are missing or invalid.
+
+    ``problems`` holds one line per bad setting: its name, what was wrong, and a valid example.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} setting(s) missing or invalid:\n{lines}")
+
+
+class MalformedInputError(BackupEventsError):
+    """An input (job JSON, alert, event) is not what it claims to be; ``field`` names the culprit."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{message} (field: {field})" if field else message)
+
+
+class SourceError(BackupEventsError):
+    """The jobs source failed for one vault; the run skips it and goes on."""
+
+
+class DeliveryError(BackupEventsError):
+    """The mail service did not accept a message; ``retry_after`` is in seconds when it said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class RunFailedError(BackupEventsError):
+    """A run ended with jobs left untold; they will be retried by the next run."""

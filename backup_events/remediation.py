@@ -1,0 +1,171 @@
+"""The remediation catalog: load it, check it, and find the entry for a job's error.
+
+The catalog is data (``catalog.toml``); this module only reads it. Matching order, first hit wins:
+1. an exact string code (case-insensitive; alerts carry it lower-cased),
+2. the integer code,
+3. a message pattern on Azure's error text, normalised (case, whitespace, trailing period, "Error:" prefixes).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from backup_events.model import Diagnosis, JobError, Phase, Remediation, Severity, Workload
+
+REQUIRED_FIELDS = ("key", "title", "cause", "steps", "docs", "phase", "severity", "workloads")
+_WORKLOADS = {w.value for w in Workload} - {Workload.UNKNOWN.value}
+_PREFIX = re.compile(r"^\W*(?:error|erreur|fehler|fout|errore|エラー|错误|오류)\s*(?:\(\w+\))?\s*[:：]\s*", re.IGNORECASE)
+
+
+class CatalogError(ValueError):
+    """The catalog data breaks a rule; each problem names its entry."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("catalog check failed:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def normalise_message(message: str) -> str:
+    """Fold case and whitespace, drop a localised ``Error:`` prefix and one trailing period."""
+    text = " ".join(message.split()).casefold()
+    text = _PREFIX.sub("", text)
+    return text[:-1].rstrip() if text.endswith(".") else text
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The loaded catalog with its three indexes."""
+
+    entries: tuple[Remediation, ...]
+    by_code: Mapping[str, Remediation]
+    by_number: Mapping[int, Remediation]
+    patterns: tuple[tuple[re.Pattern[str], Remediation], ...]
+
+    def diagnose(self, errors: Iterable[JobError], *, extra_codes: Iterable[str] = ()) -> Diagnosis:
+        """Find the entry for a job's errors (first error first); ``extra_codes`` come from alert ids."""
+        errors = tuple(errors)
+        for code in [e.code for e in errors if e.code] + list(extra_codes):
+            if entry := self.by_code.get(code.casefold()):
+                return Diagnosis(entry, "code", code)
+        for error in errors:
+            if error.number is not None and (entry := self.by_number.get(error.number)):
+                return Diagnosis(entry, "number", str(error.number))
+        for error in errors:
+            text = normalise_message(error.message)
+            for pattern, entry in self.patterns:
+                if text and pattern.search(text):
+                    return Diagnosis(entry, "message", error.message)
+        first = errors[0] if errors else None
+        looked_up = (first.code or (str(first.number) if first.number is not None else None)) if first else None
+        return Diagnosis(None, None, looked_up or next(iter(extra_codes), None))
+
+
+def _entry(raw: Mapping[str, Any]) -> Remediation:
+    return Remediation(
+        key=str(raw["key"]),
+        title=str(raw["title"]),
+        cause=str(raw["cause"]),
+        steps=tuple(str(s) for s in raw["steps"]),
+        docs_url=str(raw["docs"]),
+        phase=Phase(raw["phase"]),
+        severity=Severity(raw["severity"]),
+        codes=tuple(str(c) for c in raw.get("codes", ())),
+        numbers=tuple(int(n) for n in raw.get("numbers", ())),
+        workloads=tuple(str(w) for w in raw["workloads"]),
+        notes=tuple(str(n) for n in raw.get("notes", ())),
+    )
+
+
+def check(data: Mapping[str, Any]) -> list[str]:
+    """Every rule the catalog must keep; returns one line per problem, naming the entry."""
+    problems: list[str] = []
+    entries = data.get("entry")
+    if data.get("schema") != 1:
+        problems.append("top level: schema must be 1")
+    if not isinstance(entries, list) or not entries:
+        return problems + ["top level: no [[entry]] tables"]
+    seen_keys: set[str] = set()
+    seen_codes: dict[str, str] = {}
+    seen_numbers: dict[int, str] = {}
+    compiled: list[tuple[str, re.Pattern[str]]] = []
+    for index, raw in enumerate(entries):
+        name = str(raw.get("key") or f"entry #{index + 1}")
+        missing = [f for f in REQUIRED_FIELDS if not raw.get(f)]
+        if missing:
+            problems.append(f"{name}: missing {', '.join(missing)}")
+            continue
+        if name in seen_keys:
+            problems.append(f"{name}: duplicate key")
+        seen_keys.add(name)
+        if not raw.get("codes") and not raw.get("numbers") and not raw.get("messages"):
+            problems.append(f"{name}: nothing to match on (codes, numbers or messages)")
+        if raw["phase"] not in {p.value for p in Phase}:
+            problems.append(f"{name}: phase {raw['phase']!r} is not one of {[p.value for p in Phase]}")
+        if raw["severity"] not in {s.value for s in Severity}:
+            problems.append(f"{name}: severity {raw['severity']!r} is not one of {[s.value for s in Severity]}")
+        if bad := [w for w in raw["workloads"] if w not in _WORKLOADS]:
+            problems.append(f"{name}: unknown workload(s) {bad}")
+        if not str(raw["docs"]).startswith("https://learn.microsoft.com/"):
+            problems.append(f"{name}: docs must be an https://learn.microsoft.com/ link")
+        if not all(isinstance(s, str) and s.strip() for s in raw["steps"]):
+            problems.append(f"{name}: every step must be non-empty text")
+        for code in raw.get("codes", ()):
+            if (other := seen_codes.setdefault(str(code).casefold(), name)) != name:
+                problems.append(f"{name}: code {code} is also claimed by {other}")
+        for number in raw.get("numbers", ()):
+            if not isinstance(number, int):
+                problems.append(f"{name}: number {number!r} is not an integer")
+            elif (other := seen_numbers.setdefault(number, name)) != name:
+                problems.append(f"{name}: number {number} is also claimed by {other}")
+        for pattern in raw.get("messages", ()):
+            try:
+                compiled.append((name, re.compile(pattern)))
+            except re.error as exc:
+                problems.append(f"{name}: pattern {pattern!r} does not compile: {exc}")
+    problems.extend(_overlapping_patterns(entries, compiled))
+    return problems
+
+
+def _overlapping_patterns(entries: list[Any], compiled: list[tuple[str, re.Pattern[str]]]) -> list[str]:
+    """No pattern may claim another entry's own message (its title or a literal of its patterns)."""
+    problems = []
+    for raw in entries:
+        name = str(raw.get("key"))
+        samples = [normalise_message(str(raw.get("title", "")))]
+        samples += [normalise_message(re.sub(r"[\\^$]", "", p)) for p in raw.get("examples", ())]
+        for other, pattern in compiled:
+            if other != name and any(s and pattern.search(s) for s in samples):
+                problems.append(f"{other}: pattern {pattern.pattern!r} also matches {name}'s message")
+    return problems
+
+
+def parse(text: str) -> Catalog:
+    """Build a catalog from TOML text; raises ``CatalogError`` listing every problem."""
+    data = tomllib.loads(text)
+    if problems := check(data):
+        raise CatalogError(problems)
+    entries = tuple(_entry(raw) for raw in data["entry"])
+    raws = {raw["key"]: raw for raw in data["entry"]}
+    return Catalog(
+        entries=entries,
+        by_code={c.casefold(): e for e in entries for c in e.codes},
+        by_number={n: e for e in entries for n in e.numbers},
+        patterns=tuple((re.compile(p), e) for e in entries for p in raws[e.key].get("messages", ())),
+    )
+
+
+def catalog_text() -> str:
+    """The bundled catalog's TOML."""
+    return resources.files("backup_events").joinpath("catalog.toml").read_text(encoding="utf-8")
+
+
+@functools.cache
+def load() -> Catalog:
+    """The bundled catalog, parsed and checked once per process."""
+    return parse(catalog_text())

@@ -1,0 +1,136 @@
+"""Pure: a failed job and its diagnosis become an email (subject, plain text, HTML).
+
+Templates live in ``templates/``; Jinja2 autoescapes the HTML one, so every string that came from a job
+or an event is inert there.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from backup_events.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
+
+if TYPE_CHECKING:
+    import jinja2
+
+_SEVERITY_WORDS = {
+    Severity.USER: "Needs a fix on your side",
+    Severity.SERVICE: "Azure-side problem: open a support case if it repeats",
+    Severity.TRANSIENT: "Transient: the next run will likely succeed",
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the templates show, precomputed so the templates stay dumb."""
+
+    job: BackupJob
+    diagnosis: Diagnosis
+    code: str
+    phase: str
+    phase_from: str
+    severity: str
+    started: str
+    ended: str
+    duration: str
+    portal_url: str
+    azure_message: str
+    azure_recommendations: tuple[str, ...]
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def _how_long(value: timedelta | None) -> str:
+    if value is None:
+        return "—"
+    minutes, seconds = divmod(int(value.total_seconds()), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
+
+
+def headline_code(job: BackupJob, diagnosis: Diagnosis) -> str:
+    """The code on-call staff will search for: Azure's string code, else the catalog's, else the number."""
+    error = job.error
+    if error and error.code:
+        return error.code
+    if diagnosis.remediation and diagnosis.remediation.codes:
+        return diagnosis.remediation.codes[0]
+    if error and error.number is not None:
+        return str(error.number)
+    if diagnosis.remediation:
+        return diagnosis.remediation.key
+    return "no error code"
+
+
+def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str) -> Facts:
+    """Precompute the wording of one email."""
+    remediation = diagnosis.remediation
+    if job.failing_phase:
+        phase, phase_from = job.failing_phase.value, "from the job's tasks"
+    elif remediation and remediation.phase is not Phase.NOT_APPLICABLE:
+        phase, phase_from = remediation.phase.value, "typical for this error"
+    else:
+        phase, phase_from = "not reported", ""
+    error = job.error
+    return Facts(
+        job=job,
+        diagnosis=diagnosis,
+        code=headline_code(job, diagnosis),
+        phase=phase,
+        phase_from=phase_from,
+        severity=_SEVERITY_WORDS[remediation.severity] if remediation else "Unknown",
+        started=_when(job.start),
+        ended=_when(job.end),
+        duration=_how_long(job.duration),
+        portal_url=f"{portal_url}/#@/resource{job.vault_id}/backupJobs",
+        azure_message=error.message if error else "",
+        azure_recommendations=tuple(r for e in job.errors for r in e.recommendations),
+    )
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    import jinja2  # noqa: PLC0415 - imported on first render, not on cold start
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("backup_events", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def subject_of(facts: Facts) -> str:
+    """``[Backup failed] vm-sql-01 / salesdb: UserErrorParentFullBackupMissing`` — item first, one line."""
+    subject = f"[Backup failed] {facts.job.item_name}: {facts.code}"
+    return " ".join(subject.split())[:250]
+
+
+def render_failure(
+    job: BackupJob,
+    diagnosis: Diagnosis,
+    *,
+    key: str,
+    sender: str,
+    recipients: tuple[str, ...],
+    portal_url: str,
+) -> EmailMessage:
+    """The email for one failed job."""
+    facts = facts_of(job, diagnosis, portal_url=portal_url)
+    environment = _environment()
+    return EmailMessage(
+        key=key,
+        subject=subject_of(facts),
+        text=environment.get_template("failure.txt.j2").render(f=facts),
+        html=environment.get_template("failure.html.j2").render(f=facts),
+        sender=sender,
+        recipients=recipients,
+        headers={"X-Backup-Events-Key": key},
+    )

@@ -1,0 +1,101 @@
+"""The Table Storage ledger against Azurite: atomic claims, ETags, key encoding."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from backup_events.adapters.table_ledger import TableLedger, table_keys
+from tests.conftest import Clock
+
+VAULT = "/Subscriptions/3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rsv"
+KEY = f"{VAULT.casefold()}|5a1e0000-0000-4000-8000-000000000001"
+SUMMARY = {"item": "vm-app-02", "code": "UserErrorGuestAgentStatusUnavailable"}
+
+
+def test_first_claim_wins_and_second_is_refused(table: Any, clock: Clock) -> None:
+    ledger = TableLedger(table, clock=clock)
+    assert ledger.claim(KEY, summary=SUMMARY) is True
+    assert ledger.claim(KEY, summary=SUMMARY) is False
+    assert TableLedger(table, clock=clock).claim(KEY, summary=SUMMARY) is False
+
+
+def test_eight_threads_claiming_one_job_yield_exactly_one_winner(table: Any, clock: Clock) -> None:
+    TableLedger(table, clock=clock).is_told(KEY)  # create the table before the race
+    results: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def claim() -> None:
+        ledger = TableLedger(table, clock=clock)
+        barrier.wait()
+        results.append(ledger.claim(KEY, summary=SUMMARY))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_released_claim_can_be_claimed_again(table: Any, clock: Clock) -> None:
+    ledger = TableLedger(table, clock=clock)
+    assert ledger.claim(KEY, summary=SUMMARY)
+    ledger.release(KEY)
+    assert not ledger.is_told(KEY)
+    assert ledger.claim(KEY, summary=SUMMARY)
+
+
+def test_sent_job_is_told_for_good(table: Any, clock: Clock) -> None:
+    ledger = TableLedger(table, clock=clock)
+    ledger.claim(KEY, summary=SUMMARY)
+    ledger.mark_sent(KEY, delivery_id="op-1")
+    clock.advance(days=30)
+    assert ledger.is_told(KEY)
+    assert not ledger.claim(KEY, summary=SUMMARY)
+    partition, row = table_keys(KEY)
+    entity = table.get_entity(partition, row)
+    assert (entity["state"], entity["deliveryId"], entity["ledgerKey"]) == ("sent", "op-1", KEY)
+
+
+def test_claim_abandoned_by_a_crashed_instance_is_taken_over_after_the_lease(table: Any, clock: Clock) -> None:
+    crashed = TableLedger(table, clock=clock, lease=timedelta(minutes=15))
+    assert crashed.claim(KEY, summary=SUMMARY)
+    survivor = TableLedger(table, clock=clock, lease=timedelta(minutes=15))
+    clock.advance(minutes=10)
+    assert survivor.is_told(KEY) and not survivor.claim(KEY, summary=SUMMARY)
+    clock.advance(minutes=6)
+    assert not survivor.is_told(KEY)
+    assert survivor.claim(KEY, summary=SUMMARY)
+    assert not TableLedger(table, clock=clock).claim(KEY, summary=SUMMARY)
+
+
+def test_release_after_a_takeover_leaves_the_new_owner_alone(table: Any, clock: Clock) -> None:
+    slow = TableLedger(table, clock=clock, lease=timedelta(minutes=1))
+    slow.claim(KEY, summary=SUMMARY)
+    clock.advance(minutes=2)
+    fast = TableLedger(table, clock=clock, lease=timedelta(minutes=1))
+    assert fast.claim(KEY, summary=SUMMARY)
+    slow.release(KEY)  # ETag no longer matches: must not delete the new owner's claim
+    assert fast.is_told(KEY)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["plain-guid", "has/slash", "back\\slash", "hash#tag", "question?mark", "percent%20", "ctrl\x01char"],
+)
+def test_keys_with_characters_tables_forbid_are_encoded(table: Any, clock: Clock, name: str) -> None:
+    key = f"{VAULT.casefold()}|{name}"
+    partition, row = table_keys(key)
+    assert not any(c in partition + row for c in "/\\#?\x01")
+    ledger = TableLedger(table, clock=clock)
+    assert ledger.claim(key, summary=SUMMARY)
+    assert ledger.is_told(key)
+    assert not ledger.is_told(f"{VAULT.casefold()}|other")
+
+
+def test_same_job_name_in_two_vaults_are_two_keys() -> None:
+    assert table_keys(f"{VAULT.casefold()}|job") != table_keys(f"{VAULT.casefold()}2|job")
