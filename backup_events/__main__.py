@@ -127,9 +127,11 @@ def run_catalog(args: argparse.Namespace) -> int:
     text = Path(args.file).read_text(encoding="utf-8") if args.file else remediation.catalog_text()
     if args.action == "check":
         catalog = remediation.parse(text)
-        codes = sum(len(e.codes) for e in catalog.entries)
-        print(f"catalog OK: {len(catalog.entries)} entries, {codes} codes, {len(catalog.by_number)} numbers, "
-              f"{len(catalog.patterns)} message patterns")
+        code_count = sum(len(e.codes) for e in catalog.entries)
+        print(
+            f"catalog OK: {len(catalog.entries)} entries, {code_count} codes, {len(catalog.by_number)} numbers, "
+            f"{len(catalog.patterns)} message patterns"
+        )
         return 0
     for entry in remediation.parse(text).entries:
         codes = ", ".join(entry.codes + tuple(str(n) for n in entry.numbers)) or "(message only)"

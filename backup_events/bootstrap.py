@@ -56,9 +56,7 @@ def table_client(settings: Settings, credential_factory: Callable[[], Any]) -> A
     from azure.data.tables import TableClient  # noqa: PLC0415
 
     if settings.table_endpoint:
-        return TableClient(
-            endpoint=settings.table_endpoint, table_name=settings.table_name, credential=credential_factory()
-        )
+        return TableClient(endpoint=settings.table_endpoint, table_name=settings.table_name, credential=credential_factory())
     return TableClient.from_connection_string(settings.table_connection_string, table_name=settings.table_name)
 
 

@@ -72,7 +72,7 @@ def running(location: Path | None = None, *, startup_timeout: float = 30.0) -> I
     persistence = ["--location", str(location)] if location else ["--inMemoryPersistence"]
     if location:
         location.mkdir(parents=True, exist_ok=True)
-    log_file = tempfile.TemporaryFile()
+    log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after the process ends
     process = subprocess.Popen(
         [str(binary), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--skipApiVersionCheck", "--silent", *persistence],
         stdout=log_file,

@@ -58,9 +58,7 @@ def parse_vault_id(resource_id: str) -> dict[str, str]:
     """
     match = _JOB_ID.match(resource_id.strip())
     if not match:
-        raise MalformedInputError(
-            f"not a Recovery Services vault or backup job id: {resource_id!r}", field="id"
-        )
+        raise MalformedInputError(f"not a Recovery Services vault or backup job id: {resource_id!r}", field="id")
     vault_id = resource_id.strip()[: match.end("vault")]
     return {
         "subscription_id": match["sub"],

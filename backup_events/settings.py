@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from backup_events.errors import ConfigurationError
 
@@ -59,19 +59,64 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Comma-separated Recovery Services vault ids to watch.",
     ),
-    Setting("BACKUP_SUBSCRIPTION_IDS", "00000000-0000-0000-0000-000000000000", "", "Comma-separated subscriptions: watch every vault in them."),
+    Setting(
+        "BACKUP_SUBSCRIPTION_IDS",
+        "00000000-0000-0000-0000-000000000000",
+        "",
+        "Comma-separated subscriptions: watch every vault in them.",
+    ),
     Setting("BACKUP_LOOKBACK_HOURS", "24", "24", "How far back each poll looks; overlaps earlier polls on purpose (1-720)."),
-    Setting("BACKUP_CLOUD", "AzureCloud", "AzureCloud", "AzureCloud, AzureUSGovernment, AzureChinaCloud, or a Resource Manager https URL."),
-    Setting("BACKUP_TABLE_ENDPOINT", "https://stbackupevents.table.core.windows.net", "", "Table Storage endpoint, reached with the managed identity."),
-    Setting("BACKUP_TABLE_CONNECTION_STRING", "UseDevelopmentStorage=true", "", "Local only (Azurite): a connection string instead of the endpoint."),
+    Setting(
+        "BACKUP_CLOUD",
+        "AzureCloud",
+        "AzureCloud",
+        "AzureCloud, AzureUSGovernment, AzureChinaCloud, or a Resource Manager https URL.",
+    ),
+    Setting(
+        "BACKUP_TABLE_ENDPOINT",
+        "https://stbackupevents.table.core.windows.net",
+        "",
+        "Table Storage endpoint, reached with the managed identity.",
+    ),
+    Setting(
+        "BACKUP_TABLE_CONNECTION_STRING",
+        "UseDevelopmentStorage=true",
+        "",
+        "Local only (Azurite): a connection string instead of the endpoint.",
+    ),
     Setting("BACKUP_TABLE_NAME", "backupevents", "backupevents", "Ledger table name (letters and digits, 3-63)."),
     Setting("BACKUP_MAILER", "acs", "acs", "'acs' sends through Azure Communication Services; 'outbox' writes .eml files."),
     Setting("BACKUP_OUTBOX_DIR", "outbox", "outbox", "Folder the outbox mailer writes to."),
-    Setting("BACKUP_ACS_ENDPOINT", "https://acs-backup.communication.azure.com", "", "ACS endpoint, reached with the managed identity."),
-    Setting("BACKUP_ACS_CONNECTION_STRING", "endpoint=https://...;accesskey=...", "", "Local fallback for ACS; never used when the endpoint is set."),
-    Setting("BACKUP_MAIL_SENDER", "DoNotReply@<guid>.azurecomm.net", "", "The MailFrom address of a domain linked to the ACS resource."),
-    Setting("BACKUP_MAIL_RECIPIENTS", "oncall@contoso.com,backup-team@contoso.com", "", "Comma-separated addresses that get the emails (at most 50)."),
-    Setting("AZURE_CLIENT_ID", "<client id of the user-assigned identity>", "", "Which managed identity to use; empty for your own login locally."),
+    Setting(
+        "BACKUP_ACS_ENDPOINT",
+        "https://acs-backup.communication.azure.com",
+        "",
+        "ACS endpoint, reached with the managed identity.",
+    ),
+    Setting(
+        "BACKUP_ACS_CONNECTION_STRING",
+        "endpoint=https://...;accesskey=...",
+        "",
+        "Local fallback for ACS; never used when the endpoint is set.",
+    ),
+    Setting(
+        "BACKUP_MAIL_SENDER",
+        "DoNotReply@<guid>.azurecomm.net",
+        "",
+        "The MailFrom address of a domain linked to the ACS resource.",
+    ),
+    Setting(
+        "BACKUP_MAIL_RECIPIENTS",
+        "oncall@contoso.com,backup-team@contoso.com",
+        "",
+        "Comma-separated addresses that get the emails (at most 50).",
+    ),
+    Setting(
+        "AZURE_CLIENT_ID",
+        "<client id of the user-assigned identity>",
+        "",
+        "Which managed identity to use; empty for your own login locally.",
+    ),
 )
 
 NAMES = tuple(s.name for s in SETTINGS)
@@ -150,8 +195,8 @@ class _Reader:
     def choice(self, name: str, choices: tuple[str, ...]) -> str:
         return self.check(name, lambda v: v in choices, f"must be one of {', '.join(choices)}")
 
-    def read(self) -> dict[str, object]:
-        values: dict[str, object] = {}
+    def read(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
         values["poll_schedule"] = self.check(
             "BACKUP_POLL_SCHEDULE", lambda v: bool(_NCRONTAB.match(v)), "must be an NCRONTAB with six fields"
         )
@@ -190,9 +235,7 @@ class _Reader:
         return {"arm_endpoint": endpoint, "arm_scope": scope, "portal_url": portal}
 
     def _table(self) -> dict[str, object]:
-        endpoint = self.check(
-            "BACKUP_TABLE_ENDPOINT", lambda v: not v or v.startswith("https://"), "must be an https:// URL"
-        )
+        endpoint = self.check("BACKUP_TABLE_ENDPOINT", lambda v: not v or v.startswith("https://"), "must be an https:// URL")
         connection = self.raw("BACKUP_TABLE_CONNECTION_STRING")
         if not endpoint and not connection:
             self.bad("BACKUP_TABLE_ENDPOINT", "set it (or BACKUP_TABLE_CONNECTION_STRING for Azurite)")

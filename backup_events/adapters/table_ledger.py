@@ -8,6 +8,7 @@ part percent-encoded into the RowKey; the readable key is kept as a property.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -49,10 +50,8 @@ class TableLedger:
             return
         from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415
 
-        try:
+        with contextlib.suppress(ResourceExistsError):  # created by infra, or by another instance
             self._table.create_table()
-        except ResourceExistsError:
-            pass
         self._table_ready = True
 
     def _get(self, key: str) -> Any:
@@ -67,11 +66,7 @@ class TableLedger:
 
     def _abandoned(self, entity: Mapping[str, Any]) -> bool:
         claimed_at = entity.get("claimedAt")
-        return (
-            entity.get("state") == SENDING
-            and isinstance(claimed_at, datetime)
-            and self._clock() - claimed_at > self._lease
-        )
+        return entity.get("state") == SENDING and isinstance(claimed_at, datetime) and self._clock() - claimed_at > self._lease
 
     def is_told(self, key: str) -> bool:
         entity = self._get(key)
@@ -132,8 +127,6 @@ class TableLedger:
 
         partition, row = table_keys(key)
         try:
-            self._table.delete_entity(
-                partition, row, etag=self._etags.pop(key), match_condition=MatchConditions.IfNotModified
-            )
+            self._table.delete_entity(partition, row, etag=self._etags.pop(key), match_condition=MatchConditions.IfNotModified)
         except (ResourceModifiedError, ResourceNotFoundError):
             log.warning("Claim for %s changed before it could be released; leaving it to its new owner", key)

@@ -145,7 +145,11 @@ def test_unreadable_duration_names_the_field(wire: str) -> None:
 def test_ids_compare_case_insensitively() -> None:
     upper = load(VM_DETAILS)
     lower = copy.deepcopy(upper)
-    lower["id"] = lower["id"].replace("/Subscriptions/", "/subscriptions/").replace("Microsoft.RecoveryServices", "microsoft.recoveryservices")
+    lower["id"] = (
+        lower["id"]
+        .replace("/Subscriptions/", "/subscriptions/")
+        .replace("Microsoft.RecoveryServices", "microsoft.recoveryservices")
+    )
     a, b = normalise_job(upper), normalise_job(lower)
     assert a.vault_id != b.vault_id
     assert same_resource(a.vault_id, b.vault_id)
@@ -179,11 +183,41 @@ def test_spec_job_details_example_normalises_with_its_tasks() -> None:
     [
         ({"id": "x"}, "properties"),
         ({"properties": {"status": "Failed"}}, "id"),
-        ({"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/virtualMachines/vm", "properties": {"status": "Failed"}}, "id"),
-        ({"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v", "properties": {"status": "Failed"}}, "id"),
-        ({"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j", "properties": {}}, "properties.status"),
-        ({"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j", "properties": {"status": "Failed", "startTime": "yesterday"}}, "properties.startTime"),
-        ({"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j", "properties": {"status": "Failed", "errorDetails": ["oops"]}}, "properties.errorDetails[0]"),
+        (
+            {
+                "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/virtualMachines/vm",
+                "properties": {"status": "Failed"},
+            },
+            "id",
+        ),
+        (
+            {
+                "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v",
+                "properties": {"status": "Failed"},
+            },
+            "id",
+        ),
+        (
+            {
+                "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j",
+                "properties": {},
+            },
+            "properties.status",
+        ),
+        (
+            {
+                "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j",
+                "properties": {"status": "Failed", "startTime": "yesterday"},
+            },
+            "properties.startTime",
+        ),
+        (
+            {
+                "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j",
+                "properties": {"status": "Failed", "errorDetails": ["oops"]},
+            },
+            "properties.errorDetails[0]",
+        ),
     ],
 )
 def test_malformed_job_names_the_offending_field(raw: dict[str, Any], field: str) -> None:

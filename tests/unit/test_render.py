@@ -1,0 +1,110 @@
+"""Rendering: the item first in the subject, the fix in the body, and nothing from a job executes in HTML."""
+
+from __future__ import annotations
+
+import copy
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from backup_events import remediation
+from backup_events.model import Diagnosis
+from backup_events.normalise import normalise_job
+from backup_events.render import render_failure
+from tests.conftest import load
+
+VM = "synth-iaasvm-failed-UserErrorGuestAgentStatusUnavailable-details.json"
+
+
+def render(raw: dict[str, Any], diagnosis: Diagnosis | None = None) -> Any:
+    job = normalise_job(raw)
+    return render_failure(
+        job,
+        diagnosis or remediation.load().diagnose(job.errors),
+        key="k",
+        sender="backup-events@example.com",
+        recipients=("oncall@example.com",),
+        portal_url="https://portal.azure.com",
+    )
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs.extend(attrs)
+
+
+def test_subject_names_the_item_then_the_code() -> None:
+    assert render(load(VM)).subject == "[Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"
+    sql = render(load("synth-sql-failed-conflicting-operation-details.json"))
+    assert sql.subject == "[Backup failed] vm-sql-01 / salesdb: OperationCancelledBecauseConflictingOperationRunningUserError"
+
+
+def test_body_gives_vault_phase_cause_steps_and_links() -> None:
+    text = render(load(VM)).text
+    for expected in (
+        "vm-app-02 (Azure VM)",
+        "Phase      : Take Snapshot (from the job's tasks)",
+        "Vault      : rsv-prod (resource group rg-backup",
+        "WHY",
+        "WHAT TO DO",
+        "1. ",
+        "https://learn.microsoft.com/",
+        "https://portal.azure.com/#@/resource/Subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/rsv-prod/backupJobs",
+        "(ran 4 h 20 min)",
+    ):
+        assert expected in text
+
+
+def test_files_failure_known_only_by_number_is_still_explained() -> None:
+    message = render(load("synth-afs-failed-storage-locked-details.json"))
+    assert "share-finance" in message.subject
+    assert "lock" in message.text.lower()
+    assert "matched by number" in message.text
+
+
+def test_unknown_code_still_carries_azures_message_and_advice() -> None:
+    raw = copy.deepcopy(load(VM))
+    raw["properties"]["errorDetails"][0].update(
+        errorTitle="UserErrorNobodyHasSeenThis", errorCode=123456789, errorString="Something new broke"
+    )
+    message = render(raw)
+    assert "UserErrorNobodyHasSeenThis is not in the backup-events catalog" in message.text
+    assert "Something new broke" in message.text
+    assert "Ensure that the VM agent is running" in message.text
+    assert message.subject.endswith(": UserErrorNobodyHasSeenThis")
+
+
+def test_job_without_error_details_says_so() -> None:
+    raw = copy.deepcopy(load(VM))
+    del raw["properties"]["errorDetails"]
+    message = render(raw)
+    assert message.subject == "[Backup failed] vm-app-02: no error code"
+    assert "Azure gave no error code" in message.text
+
+
+def test_hostile_strings_from_a_job_render_inert_in_html() -> None:
+    raw = copy.deepcopy(load(VM))
+    raw["properties"]["entityFriendlyName"] = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    raw["properties"]["extendedInfo"]["propertyBag"] = {}
+    raw["properties"]["errorDetails"][0]["errorString"] = '<a href="javascript:alert(1)">click</a>'
+    raw["properties"]["errorDetails"][0]["recommendations"] = ["<iframe src=//evil>"]
+    html = render(raw).html
+    collector = _Collector()
+    collector.feed(html)
+    assert not {"script", "img", "iframe"} & set(collector.tags)
+    assert not any(name.startswith("on") for name, _ in collector.attrs)
+    assert not any((value or "").startswith("javascript:") for _, value in collector.attrs)
+    assert "&lt;script&gt;" in html
+
+
+def test_html_is_mail_client_friendly() -> None:
+    html = render(load(VM)).html
+    assert "<script" not in html and "<style" not in html and "<link" not in html
+    assert not re.search(r"<img[^>]+src=\"https?:", html)
+    assert 'style="' in html

@@ -1,0 +1,138 @@
+"""Settings: one typed object; every bad setting named at once with a valid example."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backup_events.errors import ConfigurationError
+from backup_events.settings import NAMES, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "AzureWebJobsFeatureFlags"}
+VAULT = "/subscriptions/3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rsv"
+
+AZURE = {
+    "BACKUP_VAULT_IDS": VAULT,
+    "BACKUP_TABLE_ENDPOINT": "https://stbackup.table.core.windows.net",
+    "BACKUP_ACS_ENDPOINT": "https://acs-backup.communication.azure.com",
+    "BACKUP_MAIL_SENDER": "DoNotReply@00000000-1111-2222-3333-444444444444.azurecomm.net",
+    "BACKUP_MAIL_RECIPIENTS": "oncall@contoso.com; team@contoso.com",
+    "AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+}
+
+
+def test_a_typical_azure_configuration_reads_into_typed_values() -> None:
+    settings = Settings.from_environ(AZURE)
+    assert settings.vault_ids == (VAULT,)
+    assert settings.mail_recipients == ("oncall@contoso.com", "team@contoso.com")
+    assert settings.lookback_hours == 24
+    assert settings.arm_endpoint == "https://management.azure.com"
+    assert settings.poll_schedule == "0 */15 * * * *"
+    assert settings.mailer == "acs"
+
+
+def test_every_bad_setting_is_named_in_one_error_with_a_valid_example() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ(
+            {
+                "BACKUP_POLL_SCHEDULE": "*/5 * * * *",
+                "BACKUP_JOBS_SOURCE": "magic",
+                "BACKUP_VAULT_IDS": "rsv-prod",
+                "BACKUP_SUBSCRIPTION_IDS": "not-a-guid",
+                "BACKUP_LOOKBACK_HOURS": "forever",
+                "BACKUP_CLOUD": "Mars",
+                "BACKUP_TABLE_ENDPOINT": "http://plain.example",
+                "BACKUP_TABLE_NAME": "1-bad",
+                "BACKUP_MAILER": "pigeon",
+                "BACKUP_MAIL_RECIPIENTS": "not an address",
+                "AZURE_CLIENT_ID": "me",
+            }
+        )
+    named = {problem.split(":")[0] for problem in caught.value.problems}
+    assert named == {
+        "BACKUP_POLL_SCHEDULE",
+        "BACKUP_JOBS_SOURCE",
+        "BACKUP_VAULT_IDS",
+        "BACKUP_SUBSCRIPTION_IDS",
+        "BACKUP_LOOKBACK_HOURS",
+        "BACKUP_CLOUD",
+        "BACKUP_TABLE_ENDPOINT",
+        "BACKUP_TABLE_NAME",
+        "BACKUP_MAILER",
+        "BACKUP_MAIL_RECIPIENTS",
+        "AZURE_CLIENT_ID",
+    }
+    assert all("a valid value looks like" in problem for problem in caught.value.problems)
+
+
+def test_nothing_set_says_what_is_missing() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ({})
+    text = str(caught.value)
+    for name in (
+        "BACKUP_VAULT_IDS",
+        "BACKUP_TABLE_ENDPOINT",
+        "BACKUP_ACS_ENDPOINT",
+        "BACKUP_MAIL_SENDER",
+        "BACKUP_MAIL_RECIPIENTS",
+    ):
+        assert name in text
+
+
+def test_acs_needs_a_sender_address() -> None:
+    with pytest.raises(ConfigurationError, match="BACKUP_MAIL_SENDER: must be one email address"):
+        Settings.from_environ({**AZURE, "BACKUP_MAIL_SENDER": "Ops <ops@contoso.com>, x@y.z"})
+
+
+def test_bad_acs_connection_string_is_named_without_echoing_it() -> None:
+    secret = "accesskey-looking-thing-123"
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ({**AZURE, "BACKUP_ACS_CONNECTION_STRING": secret})
+    assert "BACKUP_ACS_CONNECTION_STRING" in str(caught.value)
+    assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("cloud", "endpoint", "scope"),
+    [
+        ("AzureUSGovernment", "https://management.usgovcloudapi.net", "https://management.usgovcloudapi.net/.default"),
+        ("AzureChinaCloud", "https://management.chinacloudapi.cn", "https://management.chinacloudapi.cn/.default"),
+        ("https://127.0.0.1:8443/", "https://127.0.0.1:8443", "https://127.0.0.1:8443/.default"),
+    ],
+)
+def test_sovereign_clouds_by_name_or_url(cloud: str, endpoint: str, scope: str) -> None:
+    settings = Settings.from_environ({**AZURE, "BACKUP_CLOUD": cloud})
+    assert (settings.arm_endpoint, settings.arm_scope) == (endpoint, scope)
+
+
+def test_sample_source_needs_no_vaults_and_outbox_needs_no_sender() -> None:
+    settings = Settings.from_environ(
+        {
+            "BACKUP_JOBS_SOURCE": "sample",
+            "BACKUP_TABLE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+            "BACKUP_MAILER": "outbox",
+            "BACKUP_MAIL_RECIPIENTS": "oncall@example.com",
+        }
+    )
+    assert settings.vault_ids == ()
+
+
+def test_repr_keeps_connection_strings_and_recipients_out_of_logs() -> None:
+    settings = Settings.from_environ(
+        {**AZURE, "BACKUP_ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0"}
+    )
+    shown = repr(settings)
+    assert "c2VjcmV0" not in shown and "oncall@contoso.com" not in shown
+
+
+def test_local_settings_sample_lists_exactly_the_settings_the_code_reads() -> None:
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    assert set(sample) - HOST_SETTINGS == set(NAMES)
+
+
+def test_local_settings_sample_is_valid_as_it_stands() -> None:
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    Settings.from_environ(sample)
