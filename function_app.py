@@ -3,9 +3,11 @@
 Only ``azure.functions`` is imported here; the SDKs load on first use (cold start).
 """
 
+import logging
+
 import azure.functions as func
 
-from backup_events import bootstrap, service
+from backup_events import bootstrap, relay, service
 
 app = func.FunctionApp()
 
@@ -14,3 +16,26 @@ app = func.FunctionApp()
 def poll_backup_jobs(timer: func.TimerRequest) -> None:
     """Every few minutes: tell each failed job of every watched vault, once."""
     service.on_timer(bootstrap.services(), past_due=timer.past_due)
+
+
+@app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def relay_backup_alert(req: func.HttpRequest) -> func.HttpResponse:
+    """The action group's webhook: check a built-in Backup alert and publish it to the Event Grid topic."""
+    answer = relay.relay_alert(bootstrap.relay_publisher(), req.get_body())
+    return func.HttpResponse(answer.message, status_code=answer.status, mimetype="text/plain")
+
+
+@app.event_grid_trigger(arg_name="event")
+def on_backup_alert(event: func.EventGridEvent) -> None:
+    """A relayed alert: tell its job once, enriched from the jobs API.
+
+    The annotation must be one type; the host hands a ``func.CloudEvent`` when the topic speaks CloudEvents 1.0.
+    """
+    event_type = event.type if isinstance(event, func.CloudEvent) else event.event_type
+    try:
+        data = event.get_json()
+    except ValueError:
+        data = None  # not JSON: the service rejects it with the reason, and the event is acknowledged
+    envelope = service.EventEnvelope(id=event.id, type=event_type, data=data)
+    outcome = service.handle_alert_event(bootstrap.services(), envelope)
+    logging.getLogger(__name__).info("Event %s: %s", event.id, outcome)

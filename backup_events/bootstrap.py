@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backup_events import remediation
-from backup_events.ports import JobSource, Ledger, Mailer
+from backup_events.ports import JobSource, Ledger, Mailer, Publisher
 from backup_events.service import Services
 from backup_events.settings import Settings
 
@@ -100,6 +100,22 @@ def build(
         portal_url=settings.portal_url,
         lookback=timedelta(hours=settings.lookback_hours),
     )
+
+
+def publisher(settings: Settings, credential_factory: Callable[[], Any]) -> Publisher | None:
+    """The Event Grid publisher of the alert relay; None when no topic is configured."""
+    if not settings.eventgrid_topic_endpoint:
+        return None
+    from backup_events.adapters.eventgrid_publisher import EventGridPublisher  # noqa: PLC0415
+
+    return EventGridPublisher(endpoint=settings.eventgrid_topic_endpoint, credential=credential_factory())
+
+
+@functools.cache
+def relay_publisher() -> Publisher | None:
+    """The relay's publisher, built on first use from the app settings."""
+    settings = Settings.from_environ(_environ())
+    return publisher(settings, functools.cache(functools.partial(credential, settings)))
 
 
 @functools.cache

@@ -5,6 +5,7 @@ BackupEventsError
 ├── MalformedInputError  a job, alert or event that cannot be understood; names the field
 ├── SourceError          the jobs API failed for one vault (throttled past the cap, 5xx, auth)
 ├── DeliveryError        an email could not be handed to the mail service; the job stays untold
+├── PublishError         the relay could not publish an alert to Event Grid; the action group retries
 └── RunFailedError       a run finished but some jobs could not be told; raised so the host marks it failed
 """
 
@@ -45,6 +46,10 @@ class DeliveryError(BackupEventsError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class PublishError(BackupEventsError):
+    """The Event Grid topic did not take an event."""
 
 
 class RunFailedError(BackupEventsError):

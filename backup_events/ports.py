@@ -63,3 +63,11 @@ class Mailer(Protocol):
     def send(self, message: EmailMessage) -> str:
         """Deliver ``message``; return the service's id for it. Raises ``DeliveryError``."""
         ...
+
+
+class Publisher(Protocol):
+    """Publishes an event to the Event Grid custom topic (the alert relay's only job)."""
+
+    def publish(self, *, event_id: str, event_type: str, source: str, subject: str, data: Mapping[str, Any]) -> None:
+        """Publish one CloudEvent. Raises ``PublishError``."""
+        ...

@@ -47,6 +47,17 @@ class Catalog:
     by_number: Mapping[int, Remediation]
     patterns: tuple[tuple[re.Pattern[str], Remediation], ...]
 
+    def codes_in(self, text: str) -> list[str]:
+        """Catalog codes found inside ``text`` (an alert's lower-cased ``originAlertId``), longest first."""
+        folded = text.casefold()
+        found = [self.canonical_code(code) for code in self.by_code if code in folded]
+        return sorted(found, key=len, reverse=True)
+
+    def canonical_code(self, code: str) -> str:
+        """A code as the catalog spells it (alerts lower-case them); unknown codes come back unchanged."""
+        entry = self.by_code.get(code.casefold())
+        return next((c for c in entry.codes if c.casefold() == code.casefold()), code) if entry else code
+
     def diagnose(self, errors: Iterable[JobError], *, extra_codes: Iterable[str] = ()) -> Diagnosis:
         """Find the entry for a job's errors (first error first); ``extra_codes`` come from alert ids."""
         errors = tuple(errors)

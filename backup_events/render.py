@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from backup_events.alerts import BackupAlert
 from backup_events.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
 
 if TYPE_CHECKING:
@@ -130,6 +131,22 @@ def render_failure(
         subject=subject_of(facts),
         text=environment.get_template("failure.txt.j2").render(f=facts),
         html=environment.get_template("failure.html.j2").render(f=facts),
+        sender=sender,
+        recipients=recipients,
+        headers={"X-Backup-Events-Key": key},
+    )
+
+
+def render_alert(alert: BackupAlert, *, key: str, sender: str, recipients: tuple[str, ...], portal_url: str) -> EmailMessage:
+    """The email for a built-in alert that is not about a job (security alerts): the vault, what changed, what to do."""
+    environment = _environment()
+    context = {"a": alert, "portal_url": f"{portal_url}/#@/resource{alert.vault_id}"}
+    subject = " ".join(f"[Backup security alert] {alert.vault_name}: {alert.rule}".split())[:250]
+    return EmailMessage(
+        key=key,
+        subject=subject,
+        text=environment.get_template("alert.txt.j2").render(**context),
+        html=environment.get_template("alert.html.j2").render(**context),
         sender=sender,
         recipients=recipients,
         headers={"X-Backup-Events-Key": key},

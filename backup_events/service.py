@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backup_events import decide, render
+from backup_events.alerts import BackupAlert, job_from_alert, parse_alert
 from backup_events.errors import DeliveryError, MalformedInputError, RunFailedError, SourceError
-from backup_events.model import BackupJob
+from backup_events.model import BackupJob, EmailMessage
 from backup_events.normalise import normalise_job
 from backup_events.ports import JobSource, Ledger, Mailer
 from backup_events.remediation import Catalog
@@ -77,16 +78,41 @@ def details_or_summary(services: Services, summary: BackupJob) -> BackupJob:
         return summary
 
 
-def tell(services: Services, job: BackupJob, report: RunReport) -> None:
-    """Tell one failed job unless it was told already; a failed send leaves it for the next run."""
+def deliver(services: Services, key: str, message: EmailMessage, summary: Mapping[str, str], report: RunReport) -> None:
+    """Claim ``key``, send, and record; a failed send gives the claim back so the next attempt retries."""
+    if not services.ledger.claim(key, summary=summary):
+        report.duplicates += 1
+        return
+    try:
+        delivery_id = services.mailer.send(message)
+    except DeliveryError as exc:
+        services.ledger.release(key)
+        report.problems.append(f"email for {summary.get('item', key)} not sent: {exc}")
+        if exc.retry_after is not None:
+            # The mail service is throttling us (ACS: 5/min, 10/h on Azure-managed domains):
+            # more sends now would only fail; the rest waits for the next run.
+            report.mail_paused = True
+        return
+    services.ledger.mark_sent(key, delivery_id=delivery_id)
+    report.emails_sent += 1
+    log.info("Told %s as %s", summary.get("item", key), delivery_id)
+
+
+def tell(
+    services: Services, job: BackupJob, report: RunReport, *, detailed: bool = False, extra_codes: tuple[str, ...] = ()
+) -> None:
+    """Tell one failed job unless it was told already; a failed send leaves it for the next run.
+
+    A job from a listing (``detailed`` False) is read again in full first, for its phase.
+    """
     key = decide.ledger_key(job)
     if services.ledger.is_told(key):
         report.duplicates += 1
         return
     if report.mail_paused:
         return
-    job = details_or_summary(services, job) if not job.tasks else job
-    diagnosis = services.catalog.diagnose(job.errors)
+    job = job if detailed else details_or_summary(services, job)
+    diagnosis = services.catalog.diagnose(job.errors, extra_codes=extra_codes)
     message = render.render_failure(
         job,
         diagnosis,
@@ -96,22 +122,7 @@ def tell(services: Services, job: BackupJob, report: RunReport) -> None:
         portal_url=services.portal_url,
     )
     summary = {"item": job.item_name, "code": render.headline_code(job, diagnosis), "jobId": job.job_id}
-    if not services.ledger.claim(key, summary=summary):
-        report.duplicates += 1
-        return
-    try:
-        delivery_id = services.mailer.send(message)
-    except DeliveryError as exc:
-        services.ledger.release(key)
-        report.problems.append(f"email for {job.item_name} ({job.job_name}) not sent: {exc}")
-        if exc.retry_after is not None:
-            # The mail service is throttling us (ACS: 5/min, 10/h on Azure-managed domains):
-            # more sends now would only fail; the rest waits for the next run.
-            report.mail_paused = True
-        return
-    services.ledger.mark_sent(key, delivery_id=delivery_id)
-    report.emails_sent += 1
-    log.info("Told %s failure of %s (%s) as %s", job.workload, job.item_name, job.job_name, delivery_id)
+    deliver(services, key, message, summary, report)
 
 
 def handle_job(services: Services, raw: Mapping[str, Any], report: RunReport) -> None:
@@ -160,4 +171,72 @@ def on_timer(services: Services, *, past_due: bool) -> RunReport:
     log.info("Poll finished: %s", ", ".join(f"{name} {count}" for name, count in report.rows()))
     if report.untold or report.vaults_skipped or report.problems:
         raise RunFailedError("; ".join(report.problems) or f"{report.untold} failure(s) left for the next run")
+    return report
+
+
+@dataclass(frozen=True)
+class EventEnvelope:
+    """An Event Grid delivery as the service sees it, whichever schema it came in (no azure.functions types)."""
+
+    id: str
+    type: str
+    data: Any
+
+
+def alert_code(services: Services, alert: BackupAlert) -> str | None:
+    """The error code an alert carries only indirectly: its aka.ms/AB-<code> link, or the tail of originAlertId."""
+    hints = [*alert.code_hints, *services.catalog.codes_in(alert.origin_alert_id)]
+    return services.catalog.canonical_code(hints[0]) if hints else None
+
+
+def tell_security_alert(services: Services, alert: BackupAlert, report: RunReport) -> None:
+    """Security alerts (soft delete disabled, backup data deleted, …) get their own email, keyed on the alert."""
+    key = f"alert|{alert.alert_id.casefold()}"
+    if services.ledger.is_told(key):
+        report.duplicates += 1
+        return
+    message = render.render_alert(
+        alert, key=key, sender=services.sender, recipients=services.recipients, portal_url=services.portal_url
+    )
+    deliver(services, key, message, {"item": alert.vault_name, "code": alert.rule, "alertId": alert.alert_id}, report)
+
+
+def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
+    """One Event Grid event carrying a built-in Backup alert; returns what was done, for the log.
+
+    A malformed event is logged and acknowledged (redelivering it cannot help). A transient failure raises, so
+    Event Grid redelivers; the ledger makes the redelivery harmless.
+    """
+    try:
+        alert = parse_alert(envelope.data if isinstance(envelope.data, Mapping) else {"schemaId": None})
+    except MalformedInputError as exc:
+        log.error("Event %s (%s) rejected, not retried: %s", envelope.id, envelope.type, exc)
+        return f"rejected: {exc}"
+    if alert.resolved:
+        log.info("Alert %s resolved: no email (failures are closed by the next good backup)", alert.short_id)
+        return "no email: the alert was resolved"
+    report = RunReport(failures=1)
+    if not alert.is_job_failure:
+        tell_security_alert(services, alert, report)
+    else:
+        assert alert.job_name is not None
+        report = tell_alerted_job(services, alert, report)
+    if report.problems:
+        raise RunFailedError("; ".join(report.problems))
+    return "told" if report.emails_sent else "no email: told already"
+
+
+def tell_alerted_job(services: Services, alert: BackupAlert, report: RunReport) -> RunReport:
+    """A job failure from an alert: enriched from the jobs API when it answers, from the alert alone when not."""
+    key = decide.ledger_key_of(alert.vault_id, alert.job_name or "")
+    if services.ledger.is_told(key):
+        report.duplicates += 1
+        return report
+    code = alert_code(services, alert)
+    try:
+        job = normalise_job(services.source.job_details(f"{alert.vault_id}/backupJobs/{alert.job_name}"))
+    except (SourceError, MalformedInputError) as exc:
+        log.warning("Job %s of alert %s unreadable (%s): telling it from the alert", alert.job_name, alert.short_id, exc)
+        job = job_from_alert(alert, code=code, note=f"Built from the alert alone: the job's details could not be read ({exc}).")
+    tell(services, job, report, detailed=True, extra_codes=(code,) if code else ())
     return report

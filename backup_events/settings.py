@@ -36,7 +36,7 @@ _VAULT_ID = re.compile(
     re.IGNORECASE,
 )
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-_NCRONTAB = re.compile(r"^\S+( \S+){5}$")
+_NCRONTAB = re.compile(r"^\S+( \S+){4,5}$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 
 
@@ -143,6 +143,7 @@ class Settings:
     acs_connection_string: str
     mail_sender: str
     mail_recipients: tuple[str, ...]
+    eventgrid_topic_endpoint: str
     client_id: str
 
     @classmethod
@@ -198,7 +199,9 @@ class _Reader:
     def read(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         values["poll_schedule"] = self.check(
-            "BACKUP_POLL_SCHEDULE", lambda v: bool(_NCRONTAB.match(v)), "must be an NCRONTAB with six fields"
+            "BACKUP_POLL_SCHEDULE",
+            lambda v: bool(_NCRONTAB.match(v)),
+            "must be an NCRONTAB expression (six fields, seconds first)",
         )
         values["jobs_source"] = source = self.choice("BACKUP_JOBS_SOURCE", ("arm", "sample"))
         vault_ids = _split(self.raw("BACKUP_VAULT_IDS"))
@@ -217,6 +220,9 @@ class _Reader:
         values.update(self._cloud())
         values.update(self._table())
         values.update(self._mail())
+        values["eventgrid_topic_endpoint"] = self.check(
+            "BACKUP_EVENTGRID_TOPIC_ENDPOINT", lambda v: not v or v.startswith("https://"), "must be an https:// URL"
+        )
         values["client_id"] = self.check(
             "AZURE_CLIENT_ID", lambda v: not v or bool(_GUID.match(v)), "must be a client id GUID or empty"
         )

@@ -38,7 +38,7 @@ def test_every_bad_setting_is_named_in_one_error_with_a_valid_example() -> None:
     with pytest.raises(ConfigurationError) as caught:
         Settings.from_environ(
             {
-                "BACKUP_POLL_SCHEDULE": "*/5 * * * *",
+                "BACKUP_POLL_SCHEDULE": "every 5 minutes",
                 "BACKUP_JOBS_SOURCE": "magic",
                 "BACKUP_VAULT_IDS": "rsv-prod",
                 "BACKUP_SUBSCRIPTION_IDS": "not-a-guid",

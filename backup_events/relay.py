@@ -1,0 +1,53 @@
+"""The alert relay: built-in alert (action group webhook, common schema) in, CloudEvent to our topic out.
+
+Azure Backup and Azure Monitor publish no Event Grid events of their own; this is the bridge. It checks the
+alert and publishes it as it came; all enrichment happens in the Event Grid trigger, so the relay answers fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from backup_events.alerts import parse_alert, read_body
+from backup_events.errors import MalformedInputError, PublishError
+from backup_events.ports import Publisher
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE_PREFIX = "BackupEvents.AzureMonitorAlert."
+
+
+@dataclass(frozen=True)
+class RelayAnswer:
+    """What the HTTP function answers the action group."""
+
+    status: int
+    message: str
+
+
+def relay_alert(publisher: Publisher | None, body: bytes) -> RelayAnswer:
+    """Check one alert and publish it; 202 when published, 400 naming the problem, 503 to be retried."""
+    try:
+        payload = read_body(body)
+        alert = parse_alert(payload)
+    except MalformedInputError as exc:
+        log.warning("Alert rejected: %s", exc)
+        return RelayAnswer(400, f"rejected: {exc}")
+    if publisher is None:
+        return RelayAnswer(503, "the relay is off: BACKUP_EVENTGRID_TOPIC_ENDPOINT is not set")
+    condition = alert.condition.capitalize()
+    try:
+        publisher.publish(
+            # Fired and Resolved of one alert are two events; redeliveries of either keep their id.
+            event_id=f"{alert.short_id}-{condition.casefold()}",
+            event_type=f"{EVENT_TYPE_PREFIX}{condition}",
+            source=alert.vault_id,
+            subject=alert.job_name or alert.short_id,
+            data=payload,
+        )
+    except PublishError as exc:
+        log.error("Alert %s not relayed: %s", alert.short_id, exc)
+        return RelayAnswer(503, "could not publish the alert; retry later")
+    log.info("Relayed alert %s (%s) of vault %s", alert.short_id, condition, alert.vault_name)
+    return RelayAnswer(202, f"accepted: alert {alert.short_id} ({condition})")
