@@ -112,6 +112,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated addresses that get the emails (at most 50).",
     ),
     Setting(
+        "BACKUP_EVENTGRID_TOPIC_ENDPOINT",
+        "https://egt-backup.westeurope-1.eventgrid.azure.net/api/events",
+        "",
+        "Event Grid custom topic the alert relay publishes to (managed identity); empty turns the relay off.",
+    ),
+    Setting(
         "AZURE_CLIENT_ID",
         "<client id of the user-assigned identity>",
         "",

@@ -12,6 +12,7 @@ from azure.functions.timer import TimerRequest
 import function_app
 from backup_events import bootstrap
 from backup_events.errors import ConfigurationError
+from tests.function_index import bindings
 
 
 @pytest.fixture(autouse=True)
@@ -19,12 +20,8 @@ def fresh_services() -> None:
     bootstrap.services.cache_clear()
 
 
-def bindings() -> dict[str, dict[str, object]]:
-    return {f.get_function_name(): f.get_bindings_dict()["bindings"][0] for f in function_app.app.get_functions()}
-
-
 def test_timer_is_indexed_with_the_schedule_from_an_app_setting() -> None:
-    timer = bindings()["poll_backup_jobs"]
+    timer = bindings()["poll_backup_jobs"][0]
     assert timer["type"] == "timerTrigger"
     assert timer["schedule"] == "%BACKUP_POLL_SCHEDULE%"
     assert timer["runOnStartup"] is False

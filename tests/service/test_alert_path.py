@@ -1,0 +1,259 @@
+"""The near-real-time path: relay → Event Grid topic → Event Grid trigger → the same pipeline as the Timer."""
+
+from __future__ import annotations
+
+import copy
+import email
+import email.policy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.core.credentials import AccessToken
+
+import function_app
+from backup_events import bootstrap, relay, service
+from backup_events.adapters.eventgrid_publisher import EventGridPublisher
+from backup_events.adapters.outbox_mailer import OutboxMailer
+from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
+from backup_events.errors import RunFailedError
+from tests.conftest import Clock, load
+from tests.function_index import bindings
+from tests.loopback.eventgrid import EventGridTopicStandIn
+from tests.service.test_poll_jobs import BrokenVaultSource, FlakyMailer, emails_in, services
+
+SAMPLE_VM_JOB = bundled_jobs()[0]  # vm-app-02, UserErrorGuestAgentStatusUnavailable, in rsv-prod-weu
+
+
+def alert_for(job: dict[str, Any], *, condition: str = "Fired", with_link: bool = True) -> dict[str, Any]:
+    """The built-in alert Azure would raise for a sample job: lower-cased vault id, the job's name, no code field."""
+    alert = copy.deepcopy(load("alert-vm-backup-failure.json"))
+    vault_id = job["id"].rsplit("/backupJobs/", 1)[0].lower()
+    alert["data"]["essentials"]["alertTargetIDs"] = [vault_id]
+    alert["data"]["essentials"]["monitorCondition"] = condition
+    alert["data"]["alertContext"]["extendedInfo"]["jobId"] = job["name"]
+    if not with_link:
+        alert["data"]["alertContext"]["extendedInfo"]["recommendedActions"] = "Check the VM agent."
+    return alert
+
+
+def envelope(data: Any, event_id: str = "evt-1") -> service.EventEnvelope:
+    return service.EventEnvelope(id=event_id, type="BackupEvents.AzureMonitorAlert.Fired", data=data)
+
+
+class StaticToken:
+    """A credential that hands out one bearer token, as managed identity would."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self.token, 4102444800)
+
+
+def test_alert_then_timer_gives_one_email(table: Any, tmp_path: Path, clock: Clock) -> None:
+    svc = services(table, tmp_path, clock)
+    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "told"
+    report = service.poll_jobs(svc)
+    assert report.emails_sent == report.failures - 1
+    assert len([m for m in emails_in(tmp_path) if "vm-app-02" in m["Subject"]]) == 1
+
+
+def test_timer_then_alert_gives_one_email(table: Any, tmp_path: Path, clock: Clock) -> None:
+    svc = services(table, tmp_path, clock)
+    service.poll_jobs(svc)
+    before = len(emails_in(tmp_path))
+    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "no email: told already"
+    assert len(emails_in(tmp_path)) == before
+
+
+def test_redelivered_event_sends_no_second_email(table: Any, tmp_path: Path, clock: Clock) -> None:
+    svc = services(table, tmp_path, clock)
+    for _ in range(3):
+        service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB)))
+    assert len(emails_in(tmp_path)) == 1
+
+
+def test_alerted_job_is_enriched_from_the_jobs_api(table: Any, tmp_path: Path, clock: Clock) -> None:
+    service.handle_alert_event(services(table, tmp_path, clock), envelope(alert_for(SAMPLE_VM_JOB)))
+    (message,) = emails_in(tmp_path)
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert message["Subject"] == "[Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"
+    assert "Take Snapshot (from the job's tasks)" in text
+    assert "Source: jobs API" in text
+
+
+def test_without_the_jobs_api_the_email_is_built_from_the_alert_alone(table: Any, tmp_path: Path, clock: Clock) -> None:
+    svc = services(table, tmp_path, clock, source=SampleJobSource([]))
+    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB, with_link=False))) == "told"
+    (message,) = emails_in(tmp_path)
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    # The code came only from the lower-cased tail of originAlertId, and is spelled as the catalog spells it.
+    assert message["Subject"] == "[Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"
+    assert "Built from the alert alone" in text
+    assert "Take Snapshot (typical for this error)" in text
+    assert "Source: Azure Monitor alert" in text
+
+
+def test_resolved_alert_sends_nothing(table: Any, tmp_path: Path, clock: Clock) -> None:
+    outcome = service.handle_alert_event(
+        services(table, tmp_path, clock), envelope(alert_for(SAMPLE_VM_JOB, condition="Resolved"))
+    )
+    assert outcome.startswith("no email")
+    assert emails_in(tmp_path) == []
+
+
+def test_security_alert_gets_its_own_email_once(table: Any, tmp_path: Path, clock: Clock) -> None:
+    svc = services(table, tmp_path, clock)
+    for _ in range(2):
+        service.handle_alert_event(svc, envelope(load("alert-security-soft-delete-disabled.json")))
+    (message,) = emails_in(tmp_path)
+    assert message["Subject"] == "[Backup security alert] rsv-prod-01: Soft Delete Disabled"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, "not an object", {"schemaId": "azureMonitorCommonAlertSchema"}, {"schemaId": "other", "data": {}}],
+)
+def test_malformed_event_is_acknowledged_with_the_reason_and_sends_nothing(
+    table: Any, tmp_path: Path, clock: Clock, data: Any
+) -> None:
+    outcome = service.handle_alert_event(services(table, tmp_path, clock), envelope(data))
+    assert outcome.startswith("rejected: ")
+    assert emails_in(tmp_path) == []
+
+
+def test_failed_send_raises_for_redelivery_and_the_redelivery_sends_once(table: Any, tmp_path: Path, clock: Clock) -> None:
+    flaky = FlakyMailer(OutboxMailer(tmp_path, clock=clock), failures=1)
+    svc = services(table, tmp_path, clock, mailer=flaky)
+    with pytest.raises(RunFailedError):
+        service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB)))
+    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "told"
+    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "no email: told already"
+    assert len(emails_in(tmp_path)) == 1
+
+
+def test_an_unreachable_vault_still_gets_its_alert_told(table: Any, tmp_path: Path, clock: Clock) -> None:
+    svc = services(table, tmp_path, clock, source=BrokenVaultSource("rsv-prod-weu"))
+    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "told"
+
+
+def test_relay_publishes_the_alert_and_the_trigger_tells_it(table: Any, tmp_path: Path, clock: Clock) -> None:
+    alert = alert_for(SAMPLE_VM_JOB)
+    with EventGridTopicStandIn(token="t0ken") as topic:
+        publisher = EventGridPublisher(endpoint=topic.endpoint, credential=StaticToken("t0ken"), connection_verify=topic.ca_path)
+        answer = relay.relay_alert(publisher, json.dumps(alert).encode())
+        assert (answer.status, topic.errors) == (202, [])
+        (event,) = topic.events
+    assert event["type"] == "BackupEvents.AzureMonitorAlert.Fired"
+    assert event["subject"] == SAMPLE_VM_JOB["name"]
+    service.handle_alert_event(services(table, tmp_path, clock), service.EventEnvelope(event["id"], event["type"], event["data"]))
+    assert len(emails_in(tmp_path)) == 1
+
+
+def test_relay_answers_503_when_the_topic_refuses_so_the_action_group_retries() -> None:
+    with EventGridTopicStandIn(token="t0ken") as topic:
+        topic.fail(10, status=503)
+        publisher = EventGridPublisher(endpoint=topic.endpoint, credential=StaticToken("t0ken"), connection_verify=topic.ca_path)
+        assert relay.relay_alert(publisher, json.dumps(alert_for(SAMPLE_VM_JOB)).encode()).status == 503
+
+
+def test_relay_with_a_wrong_token_is_refused_by_the_topic() -> None:
+    with EventGridTopicStandIn(token="right") as topic:
+        publisher = EventGridPublisher(endpoint=topic.endpoint, credential=StaticToken("wrong"), connection_verify=topic.ca_path)
+        assert relay.relay_alert(publisher, json.dumps(alert_for(SAMPLE_VM_JOB)).encode()).status == 503
+        assert topic.events == []
+
+
+# --- the decorated functions, called with real azure.functions objects ---------------------------------
+
+
+@pytest.fixture
+def app_settings(azurite: str, table_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bootstrap.services.cache_clear()
+    bootstrap.relay_publisher.cache_clear()
+    for name, value in {
+        "BACKUP_JOBS_SOURCE": "sample",
+        "BACKUP_TABLE_CONNECTION_STRING": azurite,
+        "BACKUP_TABLE_NAME": table_name,
+        "BACKUP_MAILER": "outbox",
+        "BACKUP_OUTBOX_DIR": str(tmp_path),
+        "BACKUP_MAIL_RECIPIENTS": "oncall@example.com",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield tmp_path
+    bootstrap.services.cache_clear()
+    bootstrap.relay_publisher.cache_clear()
+
+
+def http_request(body: bytes) -> func.HttpRequest:
+    return func.HttpRequest(method="POST", url="/api/alerts", body=body, headers={"Content-Type": "application/json"})
+
+
+def test_functions_are_indexed_with_their_bindings() -> None:
+    assert bindings()["on_backup_alert"][0]["type"] == "eventGridTrigger"
+    http = bindings()["relay_backup_alert"][0]
+    assert (http["type"], http["methods"], http["authLevel"], http["route"]) == ("httpTrigger", ["POST"], "FUNCTION", "alerts")
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"{oops", "not JSON"),
+        (json.dumps({"schemaId": "Microsoft.Insights/activityLogs"}).encode(), "schemaId"),
+        (
+            json.dumps(load("alert-sql-backup-failure.json")).replace("Azure Backup", "Platform").encode(),
+            "not an Azure Backup alert",
+        ),
+        (b"{" + b" " * 300_000 + b"}", "at most"),
+    ],
+)
+def test_relay_function_rejects_what_is_not_a_backup_alert_with_400(app_settings: Path, body: bytes, says: str) -> None:
+    response = function_app.relay_backup_alert(http_request(body))
+    assert response.status_code == 400
+    assert says in response.get_body().decode()
+
+
+def test_relay_function_without_a_topic_answers_503(app_settings: Path) -> None:
+    response = function_app.relay_backup_alert(http_request(json.dumps(alert_for(SAMPLE_VM_JOB)).encode()))
+    assert response.status_code == 503
+    assert "BACKUP_EVENTGRID_TOPIC_ENDPOINT" in response.get_body().decode()
+
+
+def test_event_grid_schema_event_is_told(app_settings: Path) -> None:
+    event = func.EventGridEvent(
+        id="evt-1",
+        data=alert_for(SAMPLE_VM_JOB),
+        topic="/subscriptions/x/resourceGroups/rg/providers/Microsoft.EventGrid/topics/egt",
+        subject=SAMPLE_VM_JOB["name"],
+        event_type="BackupEvents.AzureMonitorAlert.Fired",
+        event_time=datetime(2026, 11, 25, tzinfo=UTC),
+        data_version="1.0",
+    )
+    function_app.on_backup_alert(event)
+    function_app.on_backup_alert(event)
+    assert len(list(app_settings.glob("*.eml"))) == 1
+
+
+def test_cloud_event_is_told(app_settings: Path) -> None:
+    event = func.CloudEvent(
+        id="evt-2",
+        source=SAMPLE_VM_JOB["id"].rsplit("/backupJobs/", 1)[0],
+        type="BackupEvents.AzureMonitorAlert.Fired",
+        specversion="1.0",
+        data=alert_for(SAMPLE_VM_JOB),
+        time=datetime(2026, 11, 25, tzinfo=UTC),
+    )
+    function_app.on_backup_alert(event)  # type: ignore[arg-type]
+    (path,) = app_settings.glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert "vm-app-02" in message["Subject"]
+
+
+def test_malformed_cloud_event_is_acknowledged(app_settings: Path) -> None:
+    event = func.CloudEvent(id="evt-3", source="/x", type="t", specversion="1.0", data={"hello": "world"})
+    function_app.on_backup_alert(event)  # type: ignore[arg-type]  # returns: acknowledged, not retried
+    assert list(app_settings.glob("*.eml")) == []
