@@ -14,14 +14,26 @@ import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from backup_events import decide, remediation, render
 from backup_events.errors import BackupEventsError, ConfigurationError, MalformedInputError
+from backup_events.model import EmailMessage
 from backup_events.normalise import normalise_job
 from backup_events.service import RunReport
 
 DEMO_STATE = Path(".demo")
+
+
+class _Addressing(TypedDict):
+    sender: str
+    recipients: tuple[str, ...]
+    portal_url: str
+
+
+EXAMPLE_ADDRESSING = _Addressing(
+    sender="backup-events@example.com", recipients=("oncall@example.com",), portal_url="https://portal.azure.com"
+)
 
 
 def demo_settings(table_connection_string: str, outbox: Path) -> dict[str, str]:
@@ -79,29 +91,46 @@ def _load_json(path: str) -> Any:
         raise MalformedInputError(f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
 
-def run_explain(args: argparse.Namespace) -> int:
-    data = _load_json(args.path)
-    if not isinstance(data, Mapping) or "properties" not in data:
-        raise MalformedInputError(
-            f"{args.path} is not a backup job (a JobResource with id, name and properties)", field="properties"
+def explained(document: Any, path: str) -> EmailMessage | str:
+    """The email a document would produce, or the reason there is none."""
+    from backup_events import alerts  # noqa: PLC0415
+
+    document = alerts.unwrap_event(document)
+    catalog = remediation.load()
+    if isinstance(document, Mapping) and "schemaId" in document:
+        alert = alerts.parse_alert(document)
+        if alert.resolved:
+            return "the alert was resolved (failures are closed by the next good backup, not by an email)"
+        if not alert.is_job_failure:
+            return render.render_alert(alert, key=f"alert|{alert.alert_id}", **EXAMPLE_ADDRESSING)
+        code = alerts.error_code(alert, catalog)
+        job = alerts.job_from_alert(
+            alert, code=code, note="explain reads no API: in Azure the job's details would add its phase."
         )
-    job = normalise_job(data)
-    decision = decide.decide(job)
-    if not decision.tell:
-        print(f"No email: {decision.reason}.")
+        diagnosis = catalog.diagnose(job.errors)
+    elif isinstance(document, Mapping) and "properties" in document:
+        job = normalise_job(document)
+        decision = decide.decide(job)
+        if not decision.tell:
+            return decision.reason
+        diagnosis = catalog.diagnose(job.errors)
+    else:
+        raise MalformedInputError(
+            f"{path} is neither a backup job (a JobResource with id, name and properties) nor a Backup alert "
+            "(common alert schema, bare or inside an Event Grid event or CloudEvent)",
+            field="properties",
+        )
+    return render.render_failure(job, diagnosis, key=decide.ledger_key(job), **EXAMPLE_ADDRESSING)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    result = explained(_load_json(args.path), args.path)
+    if isinstance(result, str):
+        print(f"No email: {result}.")
         return 0
-    diagnosis = remediation.load().diagnose(job.errors)
-    message = render.render_failure(
-        job,
-        diagnosis,
-        key=decide.ledger_key(job),
-        sender="backup-events@example.com",
-        recipients=("oncall@example.com",),
-        portal_url="https://portal.azure.com",
-    )
-    print(f"Subject: {message.subject}")
+    print(f"Subject: {result.subject}")
     print()
-    print(message.html if args.html else message.text, end="")
+    print(result.html if args.html else result.text, end="")
     return 0
 
 

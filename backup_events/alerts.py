@@ -17,6 +17,7 @@ from typing import Any
 from backup_events.errors import MalformedInputError
 from backup_events.model import BackupJob, JobError, Workload
 from backup_events.normalise import parse_time, parse_vault_id
+from backup_events.remediation import Catalog
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
 MONITORING_SERVICE = "Azure Backup"
@@ -209,3 +210,18 @@ def job_from_alert(alert: BackupAlert, *, code: str | None, note: str) -> Backup
         source="Azure Monitor alert",
         notes=(note,),
     )
+
+
+def error_code(alert: BackupAlert, catalog: Catalog) -> str | None:
+    """The code an alert carries only indirectly: its aka.ms/AB-<code> link, else the tail of ``originAlertId``."""
+    hints = [*alert.code_hints, *catalog.codes_in(alert.origin_alert_id)]
+    return catalog.canonical_code(hints[0]) if hints else None
+
+
+def unwrap_event(document: Any) -> Any:
+    """The alert inside an Event Grid event, a CloudEvent, or an array of either; other documents as they are."""
+    if isinstance(document, list) and document:
+        document = document[0]
+    if isinstance(document, Mapping) and "data" in document and ("specversion" in document or "eventType" in document):
+        return document["data"]
+    return document

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -89,7 +90,8 @@ def running(location: Path | None = None, *, startup_timeout: float = 30.0) -> I
             time.sleep(0.05)  # waiting for an external process to listen; bounded by the deadline
         yield connection_string(port)
     finally:
-        process.terminate()
+        # SIGINT, not SIGTERM: only on SIGINT does Azurite flush its on-disk database before exiting.
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:

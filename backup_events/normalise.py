@@ -171,7 +171,8 @@ def errors_of(properties: Mapping[str, Any]) -> tuple[JobError, ...]:
         errors.append(
             JobError(
                 code=code,
-                number=int(number) if number not in (None, "") else None,
+                # 0 is what the service sends when there is no code.
+                number=int(number) if number not in (None, "", 0, "0") else None,
                 message=message.strip(),
                 recommendations=recommendations,
             )

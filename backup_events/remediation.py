@@ -20,6 +20,8 @@ from backup_events.model import Diagnosis, JobError, Phase, Remediation, Severit
 
 REQUIRED_FIELDS = ("key", "title", "cause", "steps", "docs", "phase", "severity", "workloads")
 _WORKLOADS = {w.value for w in Workload} - {Workload.UNKNOWN.value}
+_MESSAGE_ID = re.compile(r"\bID:?\s*(\d{3,9})\b", re.IGNORECASE)
+_WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9]{7,}\b")
 _PREFIX = re.compile(r"^\W*(?:error|erreur|fehler|fout|errore|エラー|错误|오류)\s*(?:\(\w+\))?\s*[:：]\s*", re.IGNORECASE)
 
 
@@ -68,10 +70,18 @@ class Catalog:
             if error.number is not None and (entry := self.by_number.get(error.number)):
                 return Diagnosis(entry, "number", str(error.number))
         for error in errors:
+            # MARS and DPM/MABS have no code field; their messages quote an "(ID: 100050)".
+            for number in _MESSAGE_ID.findall(error.message):
+                if entry := self.by_number.get(int(number)):
+                    return Diagnosis(entry, "number", number)
+        for error in errors:
             text = normalise_message(error.message)
             for pattern, entry in self.patterns:
                 if text and pattern.search(text):
                     return Diagnosis(entry, "message", error.message)
+            for word in _WORD.findall(error.message):
+                if entry := self.by_code.get(word.casefold()):
+                    return Diagnosis(entry, "message", word)
         first = errors[0] if errors else None
         looked_up = (first.code or (str(first.number) if first.number is not None else None)) if first else None
         return Diagnosis(None, None, looked_up or next(iter(extra_codes), None))

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backup_events import decide, render
-from backup_events.alerts import BackupAlert, job_from_alert, parse_alert
+from backup_events.alerts import BackupAlert, error_code, job_from_alert, parse_alert
 from backup_events.errors import DeliveryError, MalformedInputError, RunFailedError, SourceError
 from backup_events.model import BackupJob, EmailMessage
 from backup_events.normalise import normalise_job
@@ -183,12 +183,6 @@ class EventEnvelope:
     data: Any
 
 
-def alert_code(services: Services, alert: BackupAlert) -> str | None:
-    """The error code an alert carries only indirectly: its aka.ms/AB-<code> link, or the tail of originAlertId."""
-    hints = [*alert.code_hints, *services.catalog.codes_in(alert.origin_alert_id)]
-    return services.catalog.canonical_code(hints[0]) if hints else None
-
-
 def tell_security_alert(services: Services, alert: BackupAlert, report: RunReport) -> None:
     """Security alerts (soft delete disabled, backup data deleted, …) get their own email, keyed on the alert."""
     key = f"alert|{alert.alert_id.casefold()}"
@@ -232,7 +226,7 @@ def tell_alerted_job(services: Services, alert: BackupAlert, report: RunReport) 
     if services.ledger.is_told(key):
         report.duplicates += 1
         return report
-    code = alert_code(services, alert)
+    code = error_code(alert, services.catalog)
     try:
         job = normalise_job(services.source.job_details(f"{alert.vault_id}/backupJobs/{alert.job_name}"))
     except (SourceError, MalformedInputError) as exc:

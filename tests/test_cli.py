@@ -1,0 +1,148 @@
+"""The command line as a user runs it: explain, catalog, demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backup_events.__main__ import main
+from tests.conftest import DATA, load
+
+ROOT = Path(__file__).resolve().parent.parent
+VM = DATA / "synth-iaasvm-failed-UserErrorGuestAgentStatusUnavailable-details.json"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_explain_prints_the_subject_then_the_plain_text_body(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "explain", str(VM))
+    lines = out.splitlines()
+    assert code == 0 and err == ""
+    assert lines[0] == "Subject: [Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"
+    assert lines[1] == ""
+    assert "WHAT TO DO" in out and "<" not in out.split("WHAT TO DO")[0]
+
+
+def test_explain_html_prints_the_html_body(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "explain", "--html", str(VM))
+    assert code == 0
+    assert out.splitlines()[0].startswith("Subject: ")
+    assert "<!DOCTYPE html>" in out
+
+
+def test_explain_a_job_that_did_not_fail_says_no_email_and_why(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    job = load("spec-2026-02-01-GetJobDetails.json")["responses"]["200"]["body"]
+    path = tmp_path / "inprogress.json"
+    path.write_text(json.dumps(job))
+    code, out, _ = run(capsys, "explain", str(path))
+    assert code == 0
+    assert out.startswith("No email: ") and "InProgress" in out
+    assert len(out.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("this is not json", "is not JSON"),
+        ('{"value": []}', "neither a backup job"),
+        ('{"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v", "properties": {}}', "field"),
+        ("[]", "neither a backup job"),
+    ],
+)
+def test_explain_bad_input_is_one_clear_line_on_stderr_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str, says: str
+) -> None:
+    path = tmp_path / "input.json"
+    path.write_text(content)
+    code, out, err = run(capsys, "explain", str(path))
+    assert code == 2 and out == ""
+    assert says in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_explain_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "explain", str(tmp_path / "nope.json"))
+    assert code == 2 and "cannot read" in err
+
+
+def wrapped(kind: str) -> Any:
+    alert = load("alert-vm-backup-failure.json")
+    if kind == "eventgrid":
+        return [
+            {
+                "id": "1",
+                "eventType": "BackupEvents.AzureMonitorAlert.Fired",
+                "subject": "s",
+                "eventTime": "2026-11-20T00:00:00Z",
+                "dataVersion": "1.0",
+                "data": alert,
+            }
+        ]
+    if kind == "cloudevent":
+        return {"specversion": "1.0", "id": "1", "source": "/x", "type": "BackupEvents.AzureMonitorAlert.Fired", "data": alert}
+    return alert
+
+
+@pytest.mark.parametrize("kind", ["alert", "eventgrid", "cloudevent"])
+def test_explain_accepts_an_alert_bare_or_inside_an_event(capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str) -> None:
+    path = tmp_path / f"{kind}.json"
+    path.write_text(json.dumps(wrapped(kind)))
+    code, out, _ = run(capsys, "explain", str(path))
+    assert code == 0
+    assert out.splitlines()[0] == "Subject: [Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"
+    assert "Source: Azure Monitor alert" in out
+
+
+def test_catalog_lists_entries(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "catalog")
+    assert code == 0 and "UserErrorGuestAgentStatusUnavailable" in out
+
+
+def test_catalog_check_names_the_bad_entry_and_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "catalog.toml"
+    bad.write_text(
+        'schema = 1\n[[entry]]\nkey = "Broken"\ntitle = "t"\ncause = "c"\nsteps = ["s"]\nphase = "Somewhere"\n'
+        'severity = "user"\nworkloads = ["Azure VM"]\ncodes = ["X"]\ndocs = "http://example.com"\n'
+    )
+    code, _, err = run(capsys, "catalog", "check", "--file", str(bad))
+    assert code == 1
+    assert "Broken: phase 'Somewhere'" in err
+    assert "Broken: docs must be an https://learn.microsoft.com/ link" in err
+
+
+def test_demo_twice_writes_every_failure_then_nothing(tmp_path: Path) -> None:
+    def demo() -> str:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "backup_events",
+                "demo",
+                "--state",
+                str(tmp_path / "state"),
+                "--outbox",
+                str(tmp_path / "outbox"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return result.stdout
+
+    first, second = demo(), demo()
+    written = int(first.split("emails written")[1].split()[0])
+    assert written >= 8
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == written
+    assert int(second.split("emails written")[1].split()[0]) == 0
+    assert int(second.split("duplicates skipped")[1].split()[0]) == written
