@@ -68,6 +68,11 @@ class BackupAlert:
         return self.alert_id.rstrip("/").rsplit("/", 1)[-1]
 
     @property
+    def is_security(self) -> bool:
+        """Security alerts (soft delete disabled, backup data deleted, …) can't be turned off in Azure."""
+        return self.category.casefold() == "security"
+
+    @property
     def is_job_failure(self) -> bool:
         """A fired alert about a job (Backup Failure, Restore Failure, …) that names the job."""
         return self.category.casefold() == "jobs" and self.job_name is not None
@@ -166,6 +171,8 @@ def parse_alert(payload: Mapping[str, Any]) -> BackupAlert:
     job_name = str(extended.get("jobId") or "").strip() or None
     if job_name is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,100}", job_name):
         raise MalformedInputError("jobId is not a job name", field="data.alertContext.extendedInfo.jobId")
+    if job_name is None and str(context.get("category") or "").casefold() == "jobs":
+        raise MalformedInputError("a job alert without its jobId", field="data.alertContext.extendedInfo.jobId")
     workload = _workload(context)
     fired = _text(essentials, "firedDateTime", "data.essentials.firedDateTime", required=False)
     parse_time(fired, "data.essentials.firedDateTime")

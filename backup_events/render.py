@@ -141,7 +141,8 @@ def render_alert(alert: BackupAlert, *, key: str, sender: str, recipients: tuple
     """The email for a built-in alert that is not about a job (security alerts): the vault, what changed, what to do."""
     environment = _environment()
     context = {"a": alert, "portal_url": f"{portal_url}/#@/resource{alert.vault_id}"}
-    subject = " ".join(f"[Backup security alert] {alert.vault_name}: {alert.rule}".split())[:250]
+    label = "Backup security alert" if alert.is_security else "Backup alert"
+    subject = " ".join(f"[{label}] {alert.vault_name}: {alert.rule}".split())[:250]
     return EmailMessage(
         key=key,
         subject=subject,

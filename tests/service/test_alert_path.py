@@ -257,3 +257,12 @@ def test_malformed_cloud_event_is_acknowledged(app_settings: Path) -> None:
     event = func.CloudEvent(id="evt-3", source="/x", type="t", specversion="1.0", data={"hello": "world"})
     function_app.on_backup_alert(event)  # type: ignore[arg-type]  # returns: acknowledged, not retried
     assert list(app_settings.glob("*.eml")) == []
+
+
+def test_three_redeliveries_and_the_timer_give_exactly_one_email_for_the_job(table: Any, tmp_path: Path, clock: Clock) -> None:
+    svc = services(table, tmp_path, clock)
+    outcomes = [service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) for _ in range(3)]
+    report = service.poll_jobs(svc)
+    assert outcomes == ["told", "no email: told already", "no email: told already"]
+    assert report.duplicates == 1
+    assert len([m for m in emails_in(tmp_path) if "vm-app-02" in m["Subject"]]) == 1

@@ -74,6 +74,9 @@ def mutated(path: list[str], value: Any, name: str = SQL) -> dict[str, Any]:
         (mutated(["data", "essentials", "monitorCondition"], None), "data.essentials.monitorCondition"),
         (mutated(["data", "essentials", "firedDateTime"], "last tuesday"), "data.essentials.firedDateTime"),
         (mutated(["data", "alertContext", "extendedInfo", "jobId"], "../../etc/passwd"), "data.alertContext.extendedInfo.jobId"),
+        (mutated(["data", "alertContext", "extendedInfo", "jobId"], KeyError), "data.alertContext.extendedInfo.jobId"),
+        (mutated(["data", "essentials", "description"], {"nested": "object"}), "data.essentials.description"),
+        (mutated(["data", "essentials", "alertTargetIDs"], "not-a-list"), "data.essentials.alertTargetIDs"),
     ],
 )
 def test_malformed_alert_names_the_offending_field(payload: dict[str, Any], field: str) -> None:
