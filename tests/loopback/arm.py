@@ -1,0 +1,367 @@
+"""A stand-in for Azure Resource Manager's Recovery Services read endpoints, over loopback HTTPS.
+
+Speaks the documented shapes (see ``shared/reference/backup-jobs-api.md``):
+
+* ``GET /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.RecoveryServices/vaults/{vault}/backupJobs``
+  (``BackupJobs_List``): ``$filter`` parsed strictly, pages of ``page_size`` with an absolute ``nextLink`` to this
+  server carrying ``$skiptoken`` (and, like the real one, a stale ``api-version`` the SDK must replace);
+  list items lose ``extendedInfo``.
+* ``GET …/backupJobs/{jobName}`` (``JobDetails_Get``): the stored job as given.
+* ``GET /subscriptions/{sub}/providers/Microsoft.RecoveryServices/vaults``: vault discovery.
+
+Checks what ARM checks (bearer token, api-version); paths match case-insensitively. Fault injection per vault:
+:meth:`ArmStandIn.throttle` (429 + Retry-After) and :meth:`ArmStandIn.fail`; :attr:`ArmStandIn.vault_requests` counts
+requests per vault name (lower-case).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.loopback.tls import LoopbackHttpsServer, Request, Response, json_response
+
+JOBS_API_VERSION = "2026-10-01"
+"""What azure-mgmt-recoveryservicesbackup 11.2.0 sends."""
+VAULTS_API_VERSION = "2026-11-01"
+"""What azure-mgmt-recoveryservices 4.3.0 sends for vault listing."""
+STALE_NEXTLINK_API_VERSION = "2017-07-01"
+"""The real service repeats an old api-version in ``nextLink``; the SDK replaces it with its own."""
+
+_JOB_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.recoveryservices"
+    r"/vaults/(?P<vault>[^/]+)/backupjobs/(?P<job>[^/]+)$",
+    re.IGNORECASE,
+)
+_VAULT_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.recoveryservices"
+    r"/vaults/(?P<vault>[^/]+)$",
+    re.IGNORECASE,
+)
+_JOBS_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.recoveryservices"
+    r"/vaults/(?P<vault>[^/]+)/backupjobs(?:/(?P<job>[^/]+))?/?$",
+    re.IGNORECASE,
+)
+_VAULTS_PATH = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.recoveryservices/vaults/?$", re.IGNORECASE)
+
+FILTER_FIELDS = ("status", "backupManagementType", "operation", "jobId", "startTime", "endTime")
+STATUS_VALUES = ("Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling")
+MANAGEMENT_TYPES = (
+    "Invalid",
+    "AzureIaasVM",
+    "MAB",
+    "DPM",
+    "AzureBackupServer",
+    "AzureSql",
+    "AzureStorage",
+    "AzureWorkload",
+    "DefaultBackup",
+)
+OPERATIONS = (
+    "Invalid",
+    "Register",
+    "UnRegister",
+    "ConfigureBackup",
+    "Backup",
+    "Restore",
+    "DisableBackup",
+    "DeleteBackupData",
+    "CrossRegionRestore",
+    "Undelete",
+    "UpdateCustomerManagedKey",
+)
+_CLAUSE = re.compile(r"(?P<field>[A-Za-z]+) eq '(?P<value>[^']*)'")
+# 'yyyy-MM-dd hh:mm:ss tt': 12-hour clock 01-12. Microsoft's own spec example writes midnight as "00:00:00 AM",
+# so 00 is accepted with AM only (unconfirmed whether the service accepts it; the SDK never needs it).
+_FILTER_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) (AM|PM)$")
+
+
+class FilterError(ValueError):
+    """A malformed ``$filter``; the message names the problem."""
+
+
+def parse_filter_date(text: str, field: str) -> datetime:
+    match = _FILTER_DATE.match(text)
+    if not match:
+        raise FilterError(f"{field} '{text}' is not in the format 'yyyy-MM-dd hh:mm:ss tt' (e.g. 2026-11-20 01:05:00 PM)")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    meridiem = match.group(7)
+    if hour > 12 or (hour == 0 and meridiem == "PM"):
+        raise FilterError(f"{field} '{text}' has hour {hour:02d} {meridiem}: hours are 12-hour (01-12) with AM/PM")
+    hour24 = hour % 12 + (12 if meridiem == "PM" else 0)
+    try:
+        return datetime(year, month, day, hour24, minute, second, tzinfo=UTC)
+    except ValueError as exc:
+        raise FilterError(f"{field} '{text}' is not a valid date: {exc}") from None
+
+
+def parse_filter(text: str) -> dict[str, str]:
+    """``<field> eq '<value>'`` clauses joined by `` and ``; anything else is an error."""
+    if not text:
+        raise FilterError("$filter is empty")
+    clauses: dict[str, str] = {}
+    position = 0
+    while True:
+        match = _CLAUSE.match(text, position)
+        if not match:
+            raise FilterError(f"expected <field> eq '<value>' at offset {position}: {text[position : position + 40]!r}")
+        field, value = match.group("field"), match.group("value")
+        if field not in FILTER_FIELDS:
+            raise FilterError(f"unknown filter field '{field}'; supported: {', '.join(FILTER_FIELDS)}")
+        if field in clauses:
+            raise FilterError(f"filter field '{field}' given twice")
+        clauses[field] = value
+        position = match.end()
+        if position == len(text):
+            break
+        if not text.startswith(" and ", position):
+            raise FilterError(f"expected ' and ' at offset {position}: {text[position : position + 40]!r}")
+        position += len(" and ")
+    for field, allowed in (("status", STATUS_VALUES), ("backupManagementType", MANAGEMENT_TYPES), ("operation", OPERATIONS)):
+        if field in clauses and clauses[field] not in allowed:
+            raise FilterError(f"{field} '{clauses[field]}' is not one of {', '.join(allowed)}")
+    return clauses
+
+
+def _job_start(job: dict[str, Any]) -> datetime | None:
+    raw = job.get("properties", {}).get("startTime")
+    if not isinstance(raw, str):
+        return None
+    match = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$", raw)
+    if not match:
+        return None
+    fraction = (match.group(2) or "0")[:6].ljust(6, "0")
+    zone = match.group(3) or "Z"
+    parsed = datetime.fromisoformat(f"{match.group(1)}.{fraction}{'+00:00' if zone == 'Z' else zone}")
+    return parsed.astimezone(UTC)
+
+
+def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response(status, {"error": {"code": code, "message": message}}, headers)
+
+
+@dataclass
+class _Fault:
+    remaining: int | None  # None = forever
+    status: int
+    retry_after: float | None = None
+
+
+class ArmStandIn(LoopbackHttpsServer):
+    """Recovery Services read endpoints of ARM. Thread-safe; configure before or during a test."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "arm-test-token",
+        page_size: int = 2,
+        jobs_api_version: str = JOBS_API_VERSION,
+        vaults_api_version: str = VAULTS_API_VERSION,
+    ) -> None:
+        super().__init__()
+        self.token = token
+        self.page_size = page_size
+        self.jobs_api_version = jobs_api_version
+        self.vaults_api_version = vaults_api_version
+        self.vault_requests: Counter[str] = Counter()
+        self.filters_seen: list[str] = []
+        self._state = threading.Lock()
+        # vault key (sub, rg, vault) lower-case -> jobs in insertion order
+        self._jobs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        # subscription lower-case -> vault key -> vault JSON
+        self._vaults: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
+        self._faults: dict[str, list[_Fault]] = {}
+
+    # ---- store -------------------------------------------------------------------------------------------------
+
+    def add_vault(self, vault_id: str, *, location: str = "westeurope") -> dict[str, Any]:
+        match = _VAULT_ID.match(vault_id)
+        if not match:
+            raise ValueError(f"not a Recovery Services vault id: {vault_id}")
+        key = (match["sub"].lower(), match["rg"].lower(), match["vault"].lower())
+        vault = {
+            "id": vault_id,
+            "name": match["vault"],
+            "type": "Microsoft.RecoveryServices/vaults",
+            "location": location,
+        }
+        with self._state:
+            self._vaults.setdefault(key[0], {})[key] = vault
+            self._jobs.setdefault(key, [])
+        return vault
+
+    def add_job(self, job_json: dict[str, Any]) -> None:
+        """Store a job exactly as given; its vault comes from its ``id`` (either id casing)."""
+        match = _JOB_ID.match(str(job_json.get("id", "")))
+        if not match:
+            raise ValueError(f"not a backup job id: {job_json.get('id')!r}")
+        key = (match["sub"].lower(), match["rg"].lower(), match["vault"].lower())
+        with self._state:
+            self._jobs.setdefault(key, []).append(copy.deepcopy(job_json))
+        vault_id = re.split("/backupjobs/", job_json["id"], flags=re.IGNORECASE)[0]
+        with self._state:
+            known = key in self._vaults.get(key[0], {})
+        if not known:
+            self.add_vault(vault_id)
+
+    # ---- fault injection ---------------------------------------------------------------------------------------
+
+    def throttle(self, vault_name: str, times: int, retry_after: float = 0) -> None:
+        """The next ``times`` requests for this vault answer 429 with ``Retry-After: retry_after``."""
+        with self._state:
+            self._faults.setdefault(vault_name.lower(), []).append(_Fault(times, 429, retry_after))
+
+    def fail(self, vault_name: str, times: int | None = None, status: int = 500) -> None:
+        """The next ``times`` requests (None: all) for this vault answer ``status`` with an ARM error body."""
+        with self._state:
+            self._faults.setdefault(vault_name.lower(), []).append(_Fault(times, status))
+
+    def _take_fault(self, vault: str) -> _Fault | None:
+        with self._state:
+            faults = self._faults.get(vault, [])
+            while faults:
+                fault = faults[0]
+                if fault.remaining is None:
+                    return fault
+                if fault.remaining > 0:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        faults.pop(0)
+                    return fault
+                faults.pop(0)
+            return None
+
+    # ---- routes ------------------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        path = request.path
+        jobs_match = _JOBS_PATH.match(path)
+        vaults_match = _VAULTS_PATH.match(path)
+        if jobs_match:
+            vault = jobs_match["vault"].lower()
+            with self._state:
+                self.vault_requests[vault] += 1
+        if request.method != "GET":
+            return arm_error(405, "MethodNotAllowed", f"{request.method} is not supported on {path}")
+        auth = self._check_auth(request)
+        if auth is not None:
+            return auth
+        if jobs_match:
+            expected_version = self.jobs_api_version
+        elif vaults_match:
+            expected_version = self.vaults_api_version
+        else:
+            return arm_error(404, "InvalidResourceType", f"The resource type could not be found: {path}")
+        version = request.param("api-version")
+        if version != expected_version:
+            return arm_error(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{version}' is invalid. The supported versions are '{expected_version}'.",
+            )
+        if vaults_match:
+            return self._list_vaults(request, vaults_match["sub"].lower())
+        assert jobs_match is not None
+        key = (jobs_match["sub"].lower(), jobs_match["rg"].lower(), jobs_match["vault"].lower())
+        fault = self._take_fault(key[2])
+        if fault is not None:
+            if fault.status == 429:
+                retry_after = fault.retry_after or 0
+                shown = str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
+                return arm_error(
+                    429,
+                    "TooManyRequests",
+                    "The request is being throttled as the limit has been reached for operation type - Read.",
+                    {"Retry-After": shown, "x-ms-ratelimit-remaining-subscription-reads": "0"},
+                )
+            return arm_error(fault.status, "InternalServerError", "Injected failure: the server had an error.")
+        with self._state:
+            known = key in self._jobs
+            jobs = [copy.deepcopy(j) for j in self._jobs.get(key, [])]
+        if not known:
+            return arm_error(
+                404,
+                "ResourceNotFound",
+                f"The Resource 'Microsoft.RecoveryServices/vaults/{jobs_match['vault']}' under resource group "
+                f"'{jobs_match['rg']}' was not found.",
+            )
+        if jobs_match["job"]:
+            for job in jobs:
+                if str(job.get("name", "")).lower() == jobs_match["job"].lower():
+                    return json_response(200, job)
+            return arm_error(404, "ResourceNotFound", f"The job '{jobs_match['job']}' was not found in the vault.")
+        return self._list_jobs(request, jobs)
+
+    def _check_auth(self, request: Request) -> Response | None:
+        header = request.headers.get("Authorization")
+        if not header or not header.startswith("Bearer "):
+            return arm_error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+        if header[len("Bearer ") :] != self.token:
+            return arm_error(401, "AuthenticationFailed", "Authentication failed. The access token is invalid or has expired.")
+        return None
+
+    def _page(self, request: Request, items: list[dict[str, Any]], extra_query: dict[str, str]) -> Response:
+        token = request.param("$skiptoken", case_insensitive=True)
+        offset = 0
+        if token is not None:
+            match = re.fullmatch(r"<ContinuationToken>offset=(\d+)</ContinuationToken>", token)
+            if not match:
+                return arm_error(400, "BadRequest", f"Invalid $skiptoken: {token!r}")
+            offset = int(match.group(1))
+        page = items[offset : offset + self.page_size]
+        body: dict[str, Any] = {"value": page}
+        if offset + self.page_size < len(items):
+            query = {"api-version": STALE_NEXTLINK_API_VERSION, **extra_query}
+            query["$skiptoken"] = f"<ContinuationToken>offset={offset + self.page_size}</ContinuationToken>"
+            body["nextLink"] = f"{self.url}{urllib.parse.quote(request.path)}?{urllib.parse.urlencode(query)}"
+        return json_response(200, body)
+
+    def _list_vaults(self, request: Request, subscription: str) -> Response:
+        with self._state:
+            vaults = [copy.deepcopy(v) for v in self._vaults.get(subscription, {}).values()]
+        return self._page(request, vaults, {})
+
+    def _list_jobs(self, request: Request, jobs: list[dict[str, Any]]) -> Response:
+        raw_filter = request.param("$filter")
+        extra: dict[str, str] = {}
+        if raw_filter is not None:
+            with self._state:
+                self.filters_seen.append(raw_filter)
+            try:
+                clauses = parse_filter(raw_filter)
+                start = parse_filter_date(clauses["startTime"], "startTime") if "startTime" in clauses else None
+                end = parse_filter_date(clauses["endTime"], "endTime") if "endTime" in clauses else None
+            except FilterError as exc:
+                return arm_error(400, "BadRequest", f"Invalid $filter: {exc}")
+            if start is not None and end is not None and end < start:
+                return arm_error(400, "BadRequest", "Invalid $filter: endTime is earlier than startTime")
+            jobs = [j for j in jobs if self._matches(j, clauses, start, end)]
+            extra["$filter"] = raw_filter
+        for job in jobs:  # list items carry no extendedInfo (spec ListJobs examples)
+            job.get("properties", {}).pop("extendedInfo", None)
+        return self._page(request, jobs, extra)
+
+    @staticmethod
+    def _matches(job: dict[str, Any], clauses: dict[str, str], start: datetime | None, end: datetime | None) -> bool:
+        props = job.get("properties", {})
+        for field in ("status", "backupManagementType", "operation"):
+            if field in clauses and props.get(field) != clauses[field]:
+                return False
+        if "jobId" in clauses and str(job.get("name", "")).lower() != clauses["jobId"].lower():
+            return False
+        if start is not None or end is not None:
+            began = _job_start(job)
+            if began is None:
+                return False
+            if start is not None and began < start:
+                return False
+            if end is not None and began > end:
+                return False
+        return True
