@@ -85,14 +85,15 @@ def build(
     *,
     clock: Callable[[], datetime] = utc_now,
     source: JobSource | None = None,
+    mailer_override: Mailer | None = None,
 ) -> Services:
-    """Every service for ``settings``; ``source`` overrides the configured jobs source (demo, tests)."""
+    """Every service for ``settings``; ``source`` and ``mailer_override`` replace the configured ones (demo, tests)."""
     logging.getLogger("azure").setLevel(logging.WARNING)
     credential_factory = functools.cache(functools.partial(credential, settings))
     return Services(
         source=source or jobs_source(settings, credential_factory),
         ledger=ledger(settings, credential_factory, clock),
-        mailer=mailer(settings, credential_factory, clock),
+        mailer=mailer_override or mailer(settings, credential_factory, clock),
         catalog=remediation.load(),
         clock=clock,
         sender=settings.mail_sender,
