@@ -11,12 +11,16 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backup_events import remediation
-from backup_events.ports import JobSource, Ledger, Mailer, Publisher
+from backup_events.incidents import Policy
+from backup_events.ports import JobSource, Mailer, Publisher
 from backup_events.service import Services
 from backup_events.settings import Settings
+
+if TYPE_CHECKING:
+    from backup_events.adapters.table_ledger import TableIncidents
 
 _ARM_RETRY_BUDGET_SECONDS = 120.0
 
@@ -60,11 +64,21 @@ def table_client(settings: Settings, credential_factory: Callable[[], Any]) -> A
     return TableClient.from_connection_string(settings.table_connection_string, table_name=settings.table_name)
 
 
-def ledger(settings: Settings, credential_factory: Callable[[], Any], clock: Callable[[], datetime]) -> Ledger:
-    """The Table Storage ledger."""
-    from backup_events.adapters.table_ledger import TableLedger  # noqa: PLC0415
+def policy(settings: Settings) -> Policy:
+    """How incidents are told."""
+    return Policy(
+        reminder_hours=settings.reminder_hours,
+        recovery_workloads=settings.recovery_workloads,
+        digest_threshold=settings.digest_threshold,
+        emails_per_run=settings.emails_per_run,
+    )
 
-    return TableLedger(table_client(settings, credential_factory), clock=clock)
+
+def ledger(settings: Settings, credential_factory: Callable[[], Any], clock: Callable[[], datetime]) -> TableIncidents:
+    """The Table Storage ledger, which keeps the incidents too."""
+    from backup_events.adapters.table_ledger import TableIncidents  # noqa: PLC0415
+
+    return TableIncidents(table_client(settings, credential_factory), clock=clock, policy=policy(settings))
 
 
 def mailer(settings: Settings, credential_factory: Callable[[], Any], clock: Callable[[], datetime]) -> Mailer:
@@ -90,9 +104,11 @@ def build(
     """Every service for ``settings``; ``source`` and ``mailer_override`` replace the configured ones (demo, tests)."""
     logging.getLogger("azure").setLevel(logging.WARNING)
     credential_factory = functools.cache(functools.partial(credential, settings))
+    store = ledger(settings, credential_factory, clock)
     return Services(
         source=source or jobs_source(settings, credential_factory),
-        ledger=ledger(settings, credential_factory, clock),
+        ledger=store,
+        incidents=store,
         mailer=mailer_override or mailer(settings, credential_factory, clock),
         catalog=remediation.load(),
         clock=clock,
@@ -100,6 +116,8 @@ def build(
         recipients=settings.mail_recipients,
         portal_url=settings.portal_url,
         lookback=timedelta(hours=settings.lookback_hours),
+        policy=policy(settings),
+        retention=timedelta(days=settings.retention_days),
     )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from backup_events.incidents import Incident, Recorded
 from backup_events.model import EmailMessage
 
 JobJson = Mapping[str, Any]
@@ -19,8 +20,10 @@ class JobSource(Protocol):
         """The ARM ids of the vaults to watch this run."""
         ...
 
-    def jobs(self, vault_id: str, *, since: datetime, until: datetime) -> Iterable[JobJson]:
-        """Jobs of one vault in the window that may need telling (failed ones at least).
+    def jobs(
+        self, vault_id: str, *, since: datetime, until: datetime, statuses: Sequence[str] = ("Failed",)
+    ) -> Iterable[JobJson]:
+        """Jobs of one vault that started in the window with one of ``statuses``.
 
         Raises ``SourceError`` when the vault cannot be read this run.
         """
@@ -70,4 +73,48 @@ class Publisher(Protocol):
 
     def publish(self, *, event_id: str, event_type: str, source: str, subject: str, data: Mapping[str, Any]) -> None:
         """Publish one CloudEvent. Raises ``PublishError``."""
+        ...
+
+
+class IncidentStore(Protocol):
+    """Incidents (one item failing with one code) and the emails they are owed; shared by every instance."""
+
+    def incident(self, key: str) -> Incident | None:
+        """One incident by key."""
+        ...
+
+    def incident_of_job(self, job_key: str) -> str | None:
+        """The key of the incident a recorded job was counted into."""
+        ...
+
+    def record_failure(self, job_key: str, incident: Incident) -> Recorded:
+        """Count a failed job into its incident, atomically; opening the incident if none is open."""
+        ...
+
+    def open_items(self, vault_id: str) -> set[str]:
+        """Item keys of the vault that have an open incident."""
+        ...
+
+    def record_success(self, vault_id: str, item: str, *, at: datetime) -> list[Incident]:
+        """A good backup of ``item`` at ``at`` closes its open incidents; returns those it closed."""
+        ...
+
+    def incidents_owing_email(self) -> list[Incident]:
+        """Open incidents and those with an unsent email (the caller decides which email is due)."""
+        ...
+
+    def claim_email(self, incident: Incident, kind: str) -> Incident | None:
+        """Take the right to send ``kind`` for the incident; None when another instance has it."""
+        ...
+
+    def email_sent(self, incident: Incident, kind: str) -> None:
+        """Record that ``kind`` was accepted by the mail service."""
+        ...
+
+    def release_email(self, incident: Incident, kind: str) -> None:
+        """Sending ``kind`` failed: owe it again."""
+        ...
+
+    def expire(self, before: datetime, *, limit: int) -> int:
+        """Delete closed incidents and job rows older than ``before``; returns how many."""
         ...

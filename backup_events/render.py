@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from backup_events.alerts import BackupAlert
+from backup_events.incidents import RECOVERED, REMINDER, Incident
 from backup_events.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
 
 if TYPE_CHECKING:
@@ -152,3 +153,50 @@ def render_alert(alert: BackupAlert, *, key: str, sender: str, recipients: tuple
         recipients=recipients,
         headers={"X-Backup-Events-Key": key},
     )
+
+
+def _addressed(
+    key: str, subject: str, template: str, context: dict[str, object], *, sender: str, recipients: tuple[str, ...]
+) -> EmailMessage:
+    environment = _environment()
+    return EmailMessage(
+        key=key,
+        subject=" ".join(subject.split())[:250],
+        text=environment.get_template(f"{template}.txt.j2").render(**context),
+        html=environment.get_template(f"{template}.html.j2").render(**context),
+        sender=sender,
+        recipients=recipients,
+        headers={"X-Backup-Events-Key": key},
+    )
+
+
+def render_incident(
+    incident: Incident, kind: str, *, key: str, now: datetime, sender: str, recipients: tuple[str, ...], portal_url: str
+) -> EmailMessage:
+    """A reminder (still failing) or a recovery notice for an incident whose first email went out earlier."""
+    if kind not in (REMINDER, RECOVERED):
+        raise ValueError(f"render_incident renders reminders and recoveries, not {kind!r}")
+    down = _how_long(incident.down_for(now))
+    label = "Backup still failing" if kind == REMINDER else "Backup recovered"
+    subject = f"[{label}] {incident.item}: {incident.code} ({down}, {incident.count} failure{'s' * (incident.count != 1)})"
+    context: dict[str, object] = {
+        "i": incident,
+        "kind": kind,
+        "down": down,
+        "opened": _when(incident.opened_at),
+        "last_seen": _when(incident.last_seen),
+        "closed": _when(incident.closed_at),
+        "portal_url": f"{portal_url}/#@/resource{incident.vault_id}/backupJobs",
+    }
+    return _addressed(key, subject, "incident", context, sender=sender, recipients=recipients)
+
+
+def render_digest(
+    incidents: list[Incident], *, key: str, sender: str, recipients: tuple[str, ...], portal_url: str
+) -> EmailMessage:
+    """One email for a storm of new incidents: every item, its code, cause and link, worst vaults first."""
+    ordered = sorted(incidents, key=lambda i: (i.vault_name.casefold(), i.item.casefold(), i.code))
+    vaults = sorted({i.vault_name for i in incidents})
+    subject = f"[Backup failed] {len(incidents)} new failures in {len(vaults)} vault{'s' * (len(vaults) != 1)} (digest)"
+    context: dict[str, object] = {"incidents": ordered, "vaults": vaults, "portal_url": portal_url}
+    return _addressed(key, subject, "digest", context, sender=sender, recipients=recipients)

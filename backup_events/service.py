@@ -1,25 +1,31 @@
-"""The imperative shell: run a poll, tell each failed job once, and report what happened.
+"""The imperative shell: a poll or an alert in, incidents recorded, the emails they are owed sent.
 
-Everything it talks to comes in through ``Services`` (ports), so it never names an SDK.
+Everything it talks to comes in through ``Services`` (ports), so it never names an SDK. A failed job is
+recorded into its incident (one protected item + one error code); emails follow from incident state, so a
+failed send is simply still owed at the next run, and no instance sends what another already claimed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from backup_events import decide, render
 from backup_events.alerts import BackupAlert, error_code, job_from_alert, parse_alert
 from backup_events.errors import DeliveryError, MalformedInputError, RunFailedError, SourceError
+from backup_events.incidents import OPENED, RECOVERED, REMINDER, Incident, Policy, Recorded, emails_due, incident_key, item_key
 from backup_events.model import BackupJob, EmailMessage
 from backup_events.normalise import normalise_job
-from backup_events.ports import JobSource, Ledger, Mailer
+from backup_events.ports import IncidentStore, JobSource, Ledger, Mailer
 from backup_events.remediation import Catalog
 
 log = logging.getLogger(__name__)
+
+SUCCESS_STATUSES = ("Completed", "CompletedWithWarnings")
+_EXPIRE_PER_RUN = 500
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class Services:
 
     source: JobSource
     ledger: Ledger
+    incidents: IncidentStore
     mailer: Mailer
     catalog: Catalog
     clock: Callable[[], datetime]
@@ -35,6 +42,8 @@ class Services:
     recipients: tuple[str, ...]
     portal_url: str
     lookback: timedelta
+    policy: Policy = Policy()
+    retention: timedelta = timedelta(days=30)
 
 
 @dataclass
@@ -45,16 +54,18 @@ class RunReport:
     vaults_skipped: int = 0
     jobs_seen: int = 0
     failures: int = 0
-    emails_sent: int = 0
+    opened: int = 0
+    repeats: int = 0
     duplicates: int = 0
-    not_told: int = 0
+    recovered: int = 0
+    emails_sent: int = 0
+    reminders_sent: int = 0
+    recovery_emails: int = 0
+    digests: int = 0
+    deferred: int = 0
+    expired: int = 0
     problems: list[str] = field(default_factory=list)
     mail_paused: bool = False
-
-    @property
-    def untold(self) -> int:
-        """Failures neither told now nor before: the next run retries them."""
-        return self.failures - self.emails_sent - self.duplicates
 
     def rows(self) -> list[tuple[str, int]]:
         """The summary table, in reading order."""
@@ -63,10 +74,19 @@ class RunReport:
             ("vaults skipped", self.vaults_skipped),
             ("jobs seen", self.jobs_seen),
             ("failures", self.failures),
-            ("emails written", self.emails_sent),
+            ("new incidents", self.opened),
+            ("repeats (counted)", self.repeats),
             ("duplicates skipped", self.duplicates),
-            ("left for next run", self.untold),
+            ("recovered", self.recovered),
+            ("emails written", self.emails_sent),
+            ("  of which reminders", self.reminders_sent),
+            ("  of which recovered", self.recovery_emails),
+            ("  of which digests", self.digests),
+            ("left for next run", self.deferred),
         ]
+
+
+# --- recording failures --------------------------------------------------------------------------------
 
 
 def details_or_summary(services: Services, summary: BackupJob) -> BackupJob:
@@ -78,55 +98,52 @@ def details_or_summary(services: Services, summary: BackupJob) -> BackupJob:
         return summary
 
 
-def deliver(services: Services, key: str, message: EmailMessage, summary: Mapping[str, str], report: RunReport) -> None:
-    """Claim ``key``, send, and record; a failed send gives the claim back so the next attempt retries."""
-    if not services.ledger.claim(key, summary=summary):
-        report.duplicates += 1
-        return
-    try:
-        delivery_id = services.mailer.send(message)
-    except DeliveryError as exc:
-        services.ledger.release(key)
-        report.problems.append(f"email for {summary.get('item', key)} not sent: {exc}")
-        if exc.retry_after is not None:
-            # The mail service is throttling us (ACS: 5/min, 10/h on Azure-managed domains):
-            # more sends now would only fail; the rest waits for the next run.
-            report.mail_paused = True
-        return
-    services.ledger.mark_sent(key, delivery_id=delivery_id)
-    report.emails_sent += 1
-    log.info("Told %s as %s", summary.get("item", key), delivery_id)
-
-
-def tell(
+def record(
     services: Services, job: BackupJob, report: RunReport, *, detailed: bool = False, extra_codes: tuple[str, ...] = ()
-) -> None:
-    """Tell one failed job unless it was told already; a failed send leaves it for the next run.
+) -> str | None:
+    """Count one failed job into its incident; returns the incident's key (None for a job seen before).
 
-    A job from a listing (``detailed`` False) is read again in full first, for its phase.
+    A job from a listing (``detailed`` False) is read again in full first, for its phase. The email it
+    deserves is rendered now, while the job is at hand, and kept with the incident until it is sent.
     """
     key = decide.ledger_key(job)
     if services.ledger.is_told(key):
         report.duplicates += 1
-        return
-    if report.mail_paused:
-        return
+        return None
     job = job if detailed else details_or_summary(services, job)
     diagnosis = services.catalog.diagnose(job.errors, extra_codes=extra_codes)
-    message = render.render_failure(
-        job,
-        diagnosis,
-        key=key,
-        sender=services.sender,
-        recipients=services.recipients,
-        portal_url=services.portal_url,
+    code = render.headline_code(job, diagnosis)
+    when = job.end or job.start or services.clock()
+    incident = Incident(
+        key=incident_key(job.vault_id, job.item_name, code),
+        vault_id=job.vault_id,
+        vault_name=job.vault_name,
+        item=job.item_name,
+        workload=job.workload.value,
+        code=code,
+        title=diagnosis.remediation.title if diagnosis.remediation else (job.error.message if job.error else "")[:300],
+        docs_url=diagnosis.remediation.docs_url if diagnosis.remediation else "",
+        opened_at=when,
+        last_seen=when,
+        last_job=job.job_name,
     )
-    summary = {"item": job.item_name, "code": render.headline_code(job, diagnosis), "jobId": job.job_id}
-    deliver(services, key, message, summary, report)
+    message = render.render_failure(
+        job, diagnosis, key=incident.key, sender=services.sender, recipients=services.recipients, portal_url=services.portal_url
+    )
+    incident = replace(incident, subject=message.subject, text=message.text, html=message.html)
+    outcome = services.incidents.record_failure(key, incident)
+    if outcome is Recorded.DUPLICATE:
+        report.duplicates += 1
+    elif outcome is Recorded.REPEAT:
+        report.repeats += 1
+    else:
+        report.opened += 1
+        log.info("Incident opened: %s on %s (%s)", code, job.item_name, job.vault_name)
+    return incident.key
 
 
 def handle_job(services: Services, raw: Mapping[str, Any], report: RunReport) -> None:
-    """Normalise, decide and tell one job from a listing."""
+    """Normalise, decide and record one job from a listing."""
     report.jobs_seen += 1
     try:
         job = normalise_job(raw)
@@ -135,15 +152,130 @@ def handle_job(services: Services, raw: Mapping[str, Any], report: RunReport) ->
         return
     decision = decide.decide(job)
     if not decision.tell:
-        report.not_told += 1
         log.debug("No email for %s: %s", job.job_name, decision.reason)
         return
     report.failures += 1
-    tell(services, job, report)
+    record(services, job, report)
+
+
+def close_recovered(services: Services, vault_id: str, since: datetime, until: datetime, report: RunReport) -> None:
+    """Good backups of items with open incidents close them (only vaults with open incidents are read)."""
+    open_items = services.incidents.open_items(vault_id)
+    if not open_items:
+        return
+    for raw in services.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES):
+        try:
+            job = normalise_job(raw)
+        except MalformedInputError:
+            continue
+        if item_key(job.vault_id, job.item_name) in open_items and job.operation.casefold().startswith("backup"):
+            closed = services.incidents.record_success(vault_id, job.item_name, at=job.end or job.start or until)
+            report.recovered += len(closed)
+            for incident in closed:
+                log.info("Incident closed: %s on %s recovered", incident.code, incident.item)
+
+
+# --- sending what incidents are owed ----------------------------------------------------------------------
+
+
+def message_for(services: Services, incident: Incident, kind: str) -> EmailMessage:
+    """The email of one kind for one incident; the key changes with every reopening and reminder."""
+    key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
+    if kind == OPENED:
+        return EmailMessage(
+            key=key,
+            subject=incident.subject,
+            text=incident.text,
+            html=incident.html,
+            sender=services.sender,
+            recipients=services.recipients,
+            headers={"X-Backup-Events-Key": key},
+        )
+    return render.render_incident(
+        incident,
+        kind,
+        key=key,
+        now=services.clock(),
+        sender=services.sender,
+        recipients=services.recipients,
+        portal_url=services.portal_url,
+    )
+
+
+def send(services: Services, message: EmailMessage, report: RunReport) -> bool:
+    """Hand one email to the mailer; a failure is reported and, when throttled, pauses mail for this run."""
+    try:
+        delivery_id = services.mailer.send(message)
+    except DeliveryError as exc:
+        report.problems.append(f"email {message.subject!r} not sent: {exc}")
+        if exc.retry_after is not None:
+            # The mail service is throttling us (ACS: 5/min, 10/h on Azure-managed domains):
+            # more sends now would only fail; the rest waits for the next run.
+            report.mail_paused = True
+        return False
+    log.info("Sent %s as %s", message.subject, delivery_id)
+    report.emails_sent += 1
+    return True
+
+
+def send_one(services: Services, incident: Incident, kind: str, report: RunReport) -> None:
+    """Claim, send and settle one owed email."""
+    claimed = services.incidents.claim_email(incident, kind)
+    if claimed is None:
+        return  # another instance is sending it
+    if send(services, message_for(services, claimed, kind), report):
+        services.incidents.email_sent(claimed, kind)
+        report.reminders_sent += kind == REMINDER
+        report.recovery_emails += kind == RECOVERED
+    else:
+        services.incidents.release_email(claimed, kind)
+
+
+def send_digest(services: Services, incidents: list[Incident], report: RunReport) -> None:
+    """A storm of new incidents becomes one email listing every one of them."""
+    claimed = [c for i in incidents if (c := services.incidents.claim_email(i, OPENED)) is not None]
+    if not claimed:
+        return
+    key = "digest|" + "|".join(sorted(i.key for i in claimed))
+    message = render.render_digest(
+        claimed, key=key, sender=services.sender, recipients=services.recipients, portal_url=services.portal_url
+    )
+    ok = send(services, message, report)
+    for incident in claimed:
+        (services.incidents.email_sent if ok else services.incidents.release_email)(incident, OPENED)
+    report.digests += ok
+
+
+def notify(services: Services, report: RunReport, *, keys: list[str] | None = None) -> None:
+    """Send what incidents are owed: one digest for a storm, else one email each, within the run's budget."""
+    now = services.clock()
+    policy = services.policy
+    if keys is None:
+        candidates = services.incidents.incidents_owing_email()
+    else:
+        candidates = [i for k in keys if (i := services.incidents.incident(k)) is not None]
+    due = [(incident, kind) for incident in candidates for kind in emails_due(incident, now, policy)]
+    opened = [incident for incident, kind in due if kind == OPENED]
+    singles = [(i, k) for i, k in due if k != OPENED]
+    budget = policy.emails_per_run
+    if len(opened) > policy.digest_threshold:
+        send_digest(services, opened, report)
+        budget -= 1
+    else:
+        singles = [(i, OPENED) for i in opened] + singles
+    for incident, kind in singles:
+        if budget <= 0 or report.mail_paused:
+            report.deferred += 1
+            continue
+        send_one(services, incident, kind, report)
+        budget -= 1
+
+
+# --- the triggers' work ---------------------------------------------------------------------------------
 
 
 def poll_jobs(services: Services, *, past_due: bool = False) -> RunReport:
-    """One run over every vault: each failed job in the window is told once, whatever else fails."""
+    """One run over every vault: record each failed job, close recovered incidents, send what is owed."""
     if past_due:
         log.warning("Timer is past due: this run's window still overlaps the missed ones")
     until = services.clock()
@@ -158,19 +290,22 @@ def poll_jobs(services: Services, *, past_due: bool = False) -> RunReport:
                 except Exception as exc:  # one bad job never stops the run; it is retried next run
                     log.exception("Job %s could not be handled", raw.get("id"))
                     report.problems.append(f"job {raw.get('id')}: {type(exc).__name__}: {exc}")
+            close_recovered(services, vault_id, since, until, report)
         except SourceError as exc:
             report.vaults_skipped += 1
             report.problems.append(f"vault {vault_id} skipped this run: {exc}")
             log.error("Vault %s skipped this run: %s", vault_id, exc)
+    notify(services, report)
+    report.expired = services.incidents.expire(until - services.retention, limit=_EXPIRE_PER_RUN)
     return report
 
 
 def on_timer(services: Services, *, past_due: bool) -> RunReport:
-    """The Timer's work: poll, log the summary, and fail the invocation when anything was left untold."""
+    """The Timer's work: poll, log the summary, and fail the invocation when anything went wrong."""
     report = poll_jobs(services, past_due=past_due)
-    log.info("Poll finished: %s", ", ".join(f"{name} {count}" for name, count in report.rows()))
-    if report.untold or report.vaults_skipped or report.problems:
-        raise RunFailedError("; ".join(report.problems) or f"{report.untold} failure(s) left for the next run")
+    log.info("Poll finished: %s", ", ".join(f"{name.strip()} {count}" for name, count in report.rows()))
+    if report.vaults_skipped or report.problems:
+        raise RunFailedError("; ".join(report.problems))
     return report
 
 
@@ -183,16 +318,22 @@ class EventEnvelope:
     data: Any
 
 
-def tell_security_alert(services: Services, alert: BackupAlert, report: RunReport) -> None:
-    """Security alerts (soft delete disabled, backup data deleted, …) get their own email, keyed on the alert."""
+def tell_vault_alert(services: Services, alert: BackupAlert, report: RunReport) -> None:
+    """Alerts not about a job (security alerts: soft delete disabled, …) get their own email, keyed on the alert."""
     key = f"alert|{alert.alert_id.casefold()}"
     if services.ledger.is_told(key):
+        report.duplicates += 1
+        return
+    if not services.ledger.claim(key, summary={"item": alert.vault_name, "code": alert.rule, "alertId": alert.alert_id}):
         report.duplicates += 1
         return
     message = render.render_alert(
         alert, key=key, sender=services.sender, recipients=services.recipients, portal_url=services.portal_url
     )
-    deliver(services, key, message, {"item": alert.vault_name, "code": alert.rule, "alertId": alert.alert_id}, report)
+    if send(services, message, report):
+        services.ledger.mark_sent(key, delivery_id=message.key)
+    else:
+        services.ledger.release(key)
 
 
 def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
@@ -207,30 +348,33 @@ def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
         log.error("Event %s (%s) rejected, not retried: %s", envelope.id, envelope.type, exc)
         return f"rejected: {exc}"
     if alert.resolved:
-        log.info("Alert %s resolved: no email (failures are closed by the next good backup)", alert.short_id)
+        log.info("Alert %s resolved: no email (incidents close on the next good backup)", alert.short_id)
         return "no email: the alert was resolved"
     report = RunReport(failures=1)
-    if not alert.is_job_failure:
-        tell_security_alert(services, alert, report)
+    if alert.is_job_failure:
+        key = record_alerted_job(services, alert, report)
+        if key is not None:
+            notify(services, report, keys=[key])
     else:
-        assert alert.job_name is not None
-        report = tell_alerted_job(services, alert, report)
+        tell_vault_alert(services, alert, report)
     if report.problems:
         raise RunFailedError("; ".join(report.problems))
-    return "told" if report.emails_sent else "no email: told already"
+    if report.emails_sent:
+        return "told"
+    return "no email: counted into an open incident" if report.repeats else "no email: told already"
 
 
-def tell_alerted_job(services: Services, alert: BackupAlert, report: RunReport) -> RunReport:
+def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport) -> str | None:
     """A job failure from an alert: enriched from the jobs API when it answers, from the alert alone when not."""
     key = decide.ledger_key_of(alert.vault_id, alert.job_name or "")
     if services.ledger.is_told(key):
+        # Seen before (a redelivery, or the Timer got there first): its incident may still owe the email.
         report.duplicates += 1
-        return report
+        return services.incidents.incident_of_job(key)
     code = error_code(alert, services.catalog)
     try:
         job = normalise_job(services.source.job_details(f"{alert.vault_id}/backupJobs/{alert.job_name}"))
     except (SourceError, MalformedInputError) as exc:
         log.warning("Job %s of alert %s unreadable (%s): telling it from the alert", alert.job_name, alert.short_id, exc)
         job = job_from_alert(alert, code=code, note=f"Built from the alert alone: the job's details could not be read ({exc}).")
-    tell(services, job, report, detailed=True, extra_codes=(code,) if code else ())
-    return report
+    return record(services, job, report, detailed=True, extra_codes=(code,) if code else ())

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from backup_events.errors import ConfigurationError
+from backup_events.model import Workload
 
 T = TypeVar("T")
 
@@ -111,6 +112,16 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Comma-separated addresses that get the emails (at most 50).",
     ),
+    Setting("BACKUP_REMINDER_HOURS", "24,72", "24,72", "Hours after an incident opens to remind, while it still fails."),
+    Setting(
+        "BACKUP_RECOVERY_NOTICES",
+        "all",
+        "all",
+        "Workloads that get a 'recovered' email: all, none, or names such as 'Azure VM,Azure Files'.",
+    ),
+    Setting("BACKUP_DIGEST_THRESHOLD", "5", "5", "More new incidents than this in one run become one digest email."),
+    Setting("BACKUP_EMAILS_PER_RUN", "5", "5", "Most emails one run sends (ACS allows 5/min, 10/h on Azure-managed domains)."),
+    Setting("BACKUP_RETENTION_DAYS", "30", "30", "Closed incidents and told jobs older than this are deleted."),
     Setting(
         "BACKUP_EVENTGRID_TOPIC_ENDPOINT",
         "https://egt-backup.westeurope-1.eventgrid.azure.net/api/events",
@@ -150,6 +161,11 @@ class Settings:
     mail_sender: str
     mail_recipients: tuple[str, ...]
     eventgrid_topic_endpoint: str
+    reminder_hours: tuple[int, ...]
+    recovery_workloads: frozenset[str]
+    digest_threshold: int
+    emails_per_run: int
+    retention_days: int
     client_id: str
 
     @classmethod
@@ -226,6 +242,7 @@ class _Reader:
         values.update(self._cloud())
         values.update(self._table())
         values.update(self._mail())
+        values.update(self._incidents())
         values["eventgrid_topic_endpoint"] = self.check(
             "BACKUP_EVENTGRID_TOPIC_ENDPOINT", lambda v: not v or v.startswith("https://"), "must be an https:// URL"
         )
@@ -233,6 +250,36 @@ class _Reader:
             "AZURE_CLIENT_ID", lambda v: not v or bool(_GUID.match(v)), "must be a client id GUID or empty"
         )
         return values
+
+    def whole_number(self, name: str, low: int, high: int) -> int:
+        value = self.check(name, lambda v: v.isdigit() and low <= int(v) <= high, f"must be a whole number, {low}-{high}")
+        return int(value) if value.isdigit() and low <= int(value) <= high else low
+
+    def _incidents(self) -> dict[str, Any]:
+        hours = _split(self.raw("BACKUP_REMINDER_HOURS"))
+        if not all(h.isdigit() and 0 < int(h) <= 8760 for h in hours) or [int(h) for h in hours] != sorted(
+            int(h) for h in hours if h.isdigit()
+        ):
+            self.bad("BACKUP_REMINDER_HOURS", "must be increasing whole hours, comma-separated (or empty for no reminders)")
+            hours = ()
+        notices = self.raw("BACKUP_RECOVERY_NOTICES")
+        workloads = {w.value for w in Workload}
+        if notices.casefold() == "all":
+            recovery = frozenset(workloads)
+        elif notices.casefold() == "none":
+            recovery = frozenset()
+        else:
+            named = {n.strip() for n in notices.split(",") if n.strip()}
+            if unknown := sorted(named - workloads):
+                self.bad("BACKUP_RECOVERY_NOTICES", f"unknown workload(s) {unknown}; known: {', '.join(sorted(workloads))}")
+            recovery = frozenset(named & workloads)
+        return {
+            "reminder_hours": tuple(int(h) for h in hours),
+            "recovery_workloads": recovery,
+            "digest_threshold": self.whole_number("BACKUP_DIGEST_THRESHOLD", 1, 10_000),
+            "emails_per_run": self.whole_number("BACKUP_EMAILS_PER_RUN", 1, 10_000),
+            "retention_days": self.whole_number("BACKUP_RETENTION_DAYS", 1, 3650),
+        }
 
     def _cloud(self) -> dict[str, object]:
         cloud = self.raw("BACKUP_CLOUD")

@@ -271,8 +271,10 @@ class RecoveryServicesJobSource:
         log.info("discovered %d Recovery Services vault(s) in subscription %s", len(ids), subscription_id)
         return ids
 
-    def jobs(self, vault_id: str, *, since: datetime, until: datetime) -> Iterable[JobJson]:
-        """Jobs of one vault started in ``[since, until]`` with one of the configured statuses, as wire dicts.
+    def jobs(
+        self, vault_id: str, *, since: datetime, until: datetime, statuses: Sequence[str] | None = None
+    ) -> Iterable[JobJson]:
+        """Jobs of one vault started in ``[since, until]`` with one of ``statuses`` (default: the configured ones).
 
         Each list call and page shares one retry budget. The service's 30-day window limit (if any) is
         unconfirmed; keep windows shorter. Raises ``SourceError`` naming the vault.
@@ -287,7 +289,7 @@ class RecoveryServicesJobSource:
         deadline = self._deadline()  # one budget for every status and page of this vault
         found: dict[str, dict[str, Any]] = {}
         try:
-            for status in self._statuses:
+            for status in statuses or self._statuses:
                 pager = client.backup_jobs.list(vault, group, filter=job_filter(status, since, until), **deadline)
                 for job in pager:
                     wire = job.as_dict()

@@ -6,7 +6,7 @@ It ignores the time window on purpose: the samples carry fixed dates.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -35,9 +35,13 @@ class SampleJobSource:
             seen.setdefault(vault_id.casefold(), vault_id)
         return list(seen.values())
 
-    def jobs(self, vault_id: str, *, since: datetime, until: datetime) -> Iterable[Mapping[str, Any]]:
+    def jobs(
+        self, vault_id: str, *, since: datetime, until: datetime, statuses: Sequence[str] = ("Failed",)
+    ) -> Iterable[Mapping[str, Any]]:
+        wanted = {s.casefold() for s in statuses}
         for job in self._jobs:
-            if same_resource(parse_vault_id(str(job["id"]))["vault_id"], vault_id):
+            status = str(job.get("properties", {}).get("status", "")).casefold()
+            if same_resource(parse_vault_id(str(job["id"]))["vault_id"], vault_id) and status in wanted:
                 # List items lack extendedInfo on the wire; so do ours, to exercise the details call.
                 yield {**job, "properties": {k: v for k, v in job["properties"].items() if k != "extendedInfo"}}
 

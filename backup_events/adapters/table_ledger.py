@@ -13,15 +13,30 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from backup_events.incidents import (
+    SENDING,
+    SENT,
+    Incident,
+    Policy,
+    Recorded,
+    closed,
+    item_key,
+    released,
+    reopened,
+    repeated,
+    sent,
+)
+from backup_events.incidents import claimed as claimed_email
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 log = logging.getLogger(__name__)
 
-SENDING, SENT = "sending", "sent"
 _FORBIDDEN = re.compile(r"[/\\#?%\x00-\x1f\x7f-\x9f]")
 
 
@@ -130,3 +145,219 @@ class TableLedger:
             self._table.delete_entity(partition, row, etag=self._etags.pop(key), match_condition=MatchConditions.IfNotModified)
         except (ResourceModifiedError, ResourceNotFoundError):
             log.warning("Claim for %s changed before it could be released; leaving it to its new owner", key)
+
+
+# --- incidents -------------------------------------------------------------------------------------------
+
+_INCIDENT_FIELDS = {
+    "vault_id": "vaultId",
+    "vault_name": "vaultName",
+    "item": "item",
+    "workload": "workload",
+    "code": "code",
+    "title": "title",
+    "docs_url": "docsUrl",
+    "opened_at": "openedAt",
+    "last_seen": "lastSeen",
+    "count": "count",
+    "state": "state",
+    "opened_email": "openedEmail",
+    "reminders_sent": "remindersSent",
+    "reminder_state": "reminderState",
+    "recovery_email": "recoveryEmail",
+    "claimed_at": "claimedAt",
+    "emailed_at": "emailedAt",
+    "closed_at": "closedAt",
+    "last_job": "lastJob",
+    "subject": "subject",
+    "text": "text",
+    "html": "html",
+}
+_MAX_TEXT = 30_000  # a string property holds 64 KiB (32K UTF-16 characters)
+
+
+def incident_entity(incident: Incident) -> dict[str, Any]:
+    """The incident as a table row; kind and itemKey make the queries cheap."""
+    partition, row = table_keys(incident.key)
+    entity: dict[str, Any] = {"PartitionKey": partition, "RowKey": row, "kind": "incident", "ledgerKey": incident.key}
+    for attribute, column in _INCIDENT_FIELDS.items():
+        value = getattr(incident, attribute)
+        if value is not None:
+            entity[column] = value[:_MAX_TEXT] if isinstance(value, str) else value
+    entity["itemKey"] = item_key(incident.vault_id, incident.item)
+    return entity
+
+
+def incident_of(entity: Any) -> Incident:
+    """A table row back as an incident, with its ETag."""
+    values = {attribute: entity.get(column) for attribute, column in _INCIDENT_FIELDS.items()}
+    values = {k: v for k, v in values.items() if v is not None}
+    return Incident(key=entity["ledgerKey"], etag=entity.metadata["etag"], **values)
+
+
+class IncidentsBusyError(RuntimeError):
+    """An incident kept changing under us; the job stays unrecorded and the next run retries it."""
+
+
+class TableIncidents(TableLedger):
+    """Implements ``ports.IncidentStore`` (and ``ports.Ledger``) on the same table.
+
+    A job's row and its incident's row share the vault's partition, so recording a failure is one entity-group
+    transaction: the job row is created (409 if the job was recorded before) and the incident created or updated
+    under its ETag (409/412 if another instance got there first: read again and retry). Counts stay exact with any
+    number of instances, and a crash can't count a job without its incident or the other way round.
+    """
+
+    def __init__(self, table: TableClient, *, clock: Callable[[], datetime], policy: Policy) -> None:
+        super().__init__(table, clock=clock, lease=policy.lease)
+        self._policy = policy
+
+    def incident_of_job(self, job_key: str) -> str | None:
+        entity = self._get(job_key)
+        return str(entity["incident"]) if entity is not None and entity.get("incident") else None
+
+    def incident(self, key: str) -> Incident | None:
+        entity = self._get(key)
+        return incident_of(entity) if entity is not None else None
+
+    def record_failure(self, job_key: str, incident: Incident) -> Recorded:
+        from azure.core import MatchConditions  # noqa: PLC0415
+        from azure.data.tables import TableTransactionError, UpdateMode  # noqa: PLC0415
+
+        self._ensure_table()
+        job_partition, job_row = table_keys(job_key)
+        if job_partition != table_keys(incident.key)[0]:
+            raise ValueError("a job and its incident must share the vault's partition")
+        job_row_entity = {
+            "PartitionKey": job_partition,
+            "RowKey": job_row,
+            "kind": "job",
+            "ledgerKey": job_key[:1000],
+            "state": "recorded",
+            "claimedAt": self._clock(),
+            "incident": incident.key[:1000],
+        }
+        for _ in range(10):
+            existing = self.incident(incident.key)
+            operation: tuple[Any, ...]
+            if existing is None:
+                outcome, operation = Recorded.OPENED, ("create", incident_entity(incident))
+            else:
+                updated = (
+                    repeated(existing, incident.last_seen, incident.last_job)
+                    if existing.is_open
+                    else reopened(existing, incident)
+                )
+                outcome = Recorded.REPEAT if existing.is_open else Recorded.OPENED
+                options = {"mode": UpdateMode.REPLACE, "etag": existing.etag, "match_condition": MatchConditions.IfNotModified}
+                operation = ("update", incident_entity(updated), options)
+            try:
+                self._table.submit_transaction([("create", job_row_entity), operation])
+                return outcome
+            except TableTransactionError as exc:
+                if exc.index == 0 and exc.status_code == 409:
+                    return Recorded.DUPLICATE
+                if exc.status_code not in (409, 412):
+                    raise
+        raise IncidentsBusyError(f"incident {incident.key} kept changing; job {job_key} left for the next run")
+
+    def open_items(self, vault_id: str) -> set[str]:
+        partition, _ = table_keys(f"{vault_id.rstrip('/').casefold()}|x")
+        self._ensure_table()
+        rows = self._table.query_entities(
+            "PartitionKey eq @p and kind eq 'incident' and state eq 'open'", parameters={"p": partition}, select=["itemKey"]
+        )
+        return {row["itemKey"] for row in rows}
+
+    def record_success(self, vault_id: str, item: str, *, at: datetime) -> list[Incident]:
+        from azure.core import MatchConditions  # noqa: PLC0415
+        from azure.core.exceptions import ResourceModifiedError  # noqa: PLC0415
+        from azure.data.tables import UpdateMode  # noqa: PLC0415
+
+        partition, _ = table_keys(f"{vault_id.rstrip('/').casefold()}|x")
+        rows = self._table.query_entities(
+            "PartitionKey eq @p and kind eq 'incident' and state eq 'open' and itemKey eq @i",
+            parameters={"p": partition, "i": item_key(vault_id, item)},
+        )
+        closed_now = []
+        for row in rows:
+            incident = incident_of(row)
+            if at < incident.opened_at:
+                continue  # a success older than the failure proves nothing
+            done = closed(incident, at, self._policy)
+            try:
+                self._table.update_entity(
+                    incident_entity(done),
+                    mode=UpdateMode.REPLACE,
+                    etag=incident.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError:
+                continue  # changed under us (another instance closed it, or counted a failure): next run looks again
+            closed_now.append(done)
+        return closed_now
+
+    def incidents_owing_email(self) -> list[Incident]:
+        self._ensure_table()
+        rows = self._table.query_entities(
+            "kind eq 'incident' and (state eq 'open' or openedEmail ne 'sent' or recoveryEmail eq 'pending' "
+            "or recoveryEmail eq 'sending')"
+        )
+        return [incident_of(row) for row in rows]
+
+    def claim_email(self, incident: Incident, kind: str) -> Incident | None:
+        from azure.core import MatchConditions  # noqa: PLC0415
+        from azure.core.exceptions import ResourceModifiedError  # noqa: PLC0415
+        from azure.data.tables import UpdateMode  # noqa: PLC0415
+
+        claimed = claimed_email(incident, kind, self._clock())
+        try:
+            etag = self._table.update_entity(
+                incident_entity(claimed),
+                mode=UpdateMode.REPLACE,
+                etag=incident.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )["etag"]
+        except ResourceModifiedError:
+            return None
+        return replace(claimed, etag=str(etag))
+
+    def email_sent(self, incident: Incident, kind: str) -> None:
+        self._settle(incident, sent(incident, kind))
+
+    def release_email(self, incident: Incident, kind: str) -> None:
+        self._settle(incident, released(incident, kind))
+
+    def _settle(self, claimed: Incident, settled: Incident) -> None:
+        """Write back a claimed incident; if a failure was counted meanwhile, merge our change into the new row."""
+        from azure.core import MatchConditions  # noqa: PLC0415
+        from azure.core.exceptions import ResourceModifiedError  # noqa: PLC0415
+        from azure.data.tables import UpdateMode  # noqa: PLC0415
+
+        email_columns = ("openedEmail", "reminderState", "recoveryEmail", "remindersSent", "claimedAt", "emailedAt")
+        patch = {k: v for k, v in incident_entity(settled).items() if k in email_columns or k in ("PartitionKey", "RowKey")}
+        if settled.claimed_at is None:
+            patch["claimedAt"] = None
+        try:
+            self._table.update_entity(
+                patch, mode=UpdateMode.MERGE, etag=claimed.etag, match_condition=MatchConditions.IfNotModified
+            )
+        except ResourceModifiedError:
+            # A failure was counted while we sent (count, lastSeen changed): the email columns are still ours.
+            self._table.update_entity(patch, mode=UpdateMode.MERGE)
+
+    def expire(self, before: datetime, *, limit: int) -> int:
+        """Delete closed incidents and job rows older than ``before``; at most ``limit`` rows per call."""
+        self._ensure_table()
+        rows = self._table.query_entities(
+            "( kind eq 'incident' and state eq 'closed' and closedAt lt @t ) or ( kind eq 'job' and claimedAt lt @t )",
+            parameters={"t": before},
+            select=["PartitionKey", "RowKey"],
+        )
+        deleted = 0
+        for row in rows:
+            if deleted >= limit:
+                break
+            self._table.delete_entity(row["PartitionKey"], row["RowKey"])
+            deleted += 1
+        return deleted
