@@ -1,0 +1,199 @@
+"""Incidents end to end on Azurite: one email per problem, reminders on time, a recovery notice, digests."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
+from backup_events.adapters.table_ledger import TableIncidents
+from backup_events.incidents import Policy, incident_key
+from backup_events.service import poll_jobs
+from tests.conftest import Clock
+from tests.service.test_poll_jobs import emails_in, services
+
+SQL_JOB = next(j for j in bundled_jobs() if j["properties"]["entityFriendlyName"].startswith("MSSQLSERVER/salesdb"))
+VAULT_ID = SQL_JOB["id"].rsplit("/backupJobs/", 1)[0]
+START = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+
+
+def sql_log_job(
+    n: int, at: datetime, *, status: str = "Failed", item: str = "MSSQLSERVER/salesdb [vm-sql-01.contoso.com]"
+) -> dict[str, Any]:
+    """The n-th log backup of a database, at ``at``: failed with the same code each time, or completed."""
+    job = copy.deepcopy(SQL_JOB)
+    name = f"10000000-0000-4000-8000-{n:012d}"
+    job["id"] = f"{VAULT_ID}/backupJobs/{name}"
+    job["name"] = name
+    props = job["properties"]
+    props.update(
+        entityFriendlyName=item,
+        operation="Backup (Log)",
+        status=status,
+        startTime=at.isoformat(),
+        endTime=(at + timedelta(minutes=1)).isoformat(),
+    )
+    if status != "Failed":
+        props.pop("errorDetails", None)
+    return job
+
+
+class WindowedSource(SampleJobSource):
+    """Sample source over a growing list of jobs that, like the jobs API, answers only for the asked window."""
+
+    def __init__(self, jobs: list[dict[str, Any]]) -> None:
+        super().__init__(jobs)
+        self.all = jobs
+
+    def vault_ids(self) -> list[str]:
+        self._jobs = self.all
+        return super().vault_ids()
+
+    def jobs(self, vault_id: str, *, since: datetime, until: datetime, statuses: Any = ("Failed",)) -> Any:
+        self._jobs = [j for j in self.all if since <= datetime.fromisoformat(j["properties"]["startTime"]) <= until]
+        return super().jobs(vault_id, since=since, until=until, statuses=statuses)
+
+
+def subjects(outbox: Path) -> list[str]:
+    return [str(m["Subject"]) for m in emails_in(outbox)]
+
+
+def test_a_sql_log_backup_failing_every_15_minutes_for_3_days_gives_one_email_two_reminders_and_one_recovery(
+    table: Any, tmp_path: Path, clock: Clock
+) -> None:
+    policy = Policy(reminder_hours=(24, 72), digest_threshold=5, emails_per_run=5)
+    jobs: list[dict[str, Any]] = []
+    source = WindowedSource(jobs)
+    sent_at: dict[str, datetime] = {}
+    clock.now = START
+    for n in range(3 * 96 + 8):  # a failed log backup every 15 minutes for three days and two hours
+        jobs.append(sql_log_job(n, START + timedelta(minutes=15 * n)))
+        clock.now = START + timedelta(minutes=15 * n + 5)
+        if n % 4 == 0:  # the Timer runs hourly, looking back two hours
+            svc = services(table, tmp_path, clock, source=source, policy=policy)
+            svc = type(svc)(**{**svc.__dict__, "lookback": timedelta(hours=2)})
+            poll_jobs(svc)
+            for subject in subjects(tmp_path):
+                sent_at.setdefault(subject.split(" (")[0], clock.now)
+
+    opened = "[Backup failed] vm-sql-01 / salesdb: OperationCancelledBecauseConflictingOperationRunningUserError"
+    reminder = "[Backup still failing] vm-sql-01 / salesdb: OperationCancelledBecauseConflictingOperationRunningUserError"
+    assert sorted(sent_at) == [opened, reminder]
+    assert sent_at[opened] == START + timedelta(minutes=5)
+    reminders = [s for s in subjects(tmp_path) if s.startswith("[Backup still failing]")]
+    assert len(reminders) == 2
+    assert sorted(r.split(": ")[-1].split(" (")[1] for r in reminders) == ["24 h 04 min, 97 failures)", "3 d 0 h, 289 failures)"]
+
+    store = TableIncidents(table, clock=clock, policy=policy)
+    incident = store.incident(
+        incident_key(VAULT_ID, "vm-sql-01 / salesdb", "OperationCancelledBecauseConflictingOperationRunningUserError")
+    )
+    assert incident is not None and incident.count == 293 and incident.reminders_sent == 2
+
+    # The next log backup succeeds: the incident closes, one recovery email says how long it was down.
+    jobs.append(sql_log_job(10_000, clock.now + timedelta(minutes=10), status="Completed"))
+    clock.advance(minutes=20)
+    svc = services(table, tmp_path, clock, source=source, policy=policy)
+    report = poll_jobs(type(svc)(**{**svc.__dict__, "lookback": timedelta(hours=2)}))
+    assert (report.recovered, report.recovery_emails) == (1, 1)
+    recovered = [s for s in subjects(tmp_path) if s.startswith("[Backup recovered]")]
+    assert len(recovered) == 1 and "296 failures" in recovered[0]
+    assert len(emails_in(tmp_path)) == 4
+
+    # Quiet afterwards: nothing more is owed.
+    clock.advance(hours=30)
+    assert poll_jobs(svc).emails_sent == 0
+
+
+def test_two_instances_counting_the_same_failures_count_each_once_and_send_one_email(
+    azurite: str, table_name: str, tmp_path: Path, clock: Clock
+) -> None:
+    from azure.data.tables import TableClient
+
+    clock.now = START + timedelta(hours=6)
+    jobs = [sql_log_job(n, START + timedelta(minutes=15 * n)) for n in range(20)]
+    TableIncidents(TableClient.from_connection_string(azurite, table_name), clock=clock, policy=Policy()).is_told("warm|up")
+    barrier = threading.Barrier(2)
+    reports = []
+
+    def instance() -> None:
+        svc = services(TableClient.from_connection_string(azurite, table_name), tmp_path, clock, source=SampleJobSource(jobs))
+        barrier.wait()
+        reports.append(poll_jobs(svc))
+
+    threads = [threading.Thread(target=instance) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.opened for r in reports) == 1
+    assert sum(r.opened + r.repeats for r in reports) == 20
+    assert sum(r.emails_sent for r in reports) == 1
+    store = TableIncidents(TableClient.from_connection_string(azurite, table_name), clock=clock, policy=Policy())
+    incident = store.incident(
+        incident_key(VAULT_ID, "vm-sql-01 / salesdb", "OperationCancelledBecauseConflictingOperationRunningUserError")
+    )
+    assert incident is not None and incident.count == 20
+    assert len(emails_in(tmp_path)) == 1
+
+
+def test_a_storm_of_200_failures_across_50_items_is_one_digest_naming_every_item(
+    table: Any, tmp_path: Path, clock: Clock
+) -> None:
+    clock.now = START + timedelta(hours=2)
+    items = [f"MSSQLSERVER/db{i:02d} [vm-sql-{i:02d}.contoso.com]" for i in range(50)]
+    jobs = [
+        sql_log_job(i * 4 + k, START + timedelta(minutes=15 * k), item=item) for i, item in enumerate(items) for k in range(4)
+    ]
+    report = poll_jobs(
+        services(table, tmp_path, clock, source=SampleJobSource(jobs), policy=Policy(digest_threshold=5, emails_per_run=5))
+    )
+    assert (report.failures, report.opened, report.repeats, report.digests, report.emails_sent) == (200, 50, 150, 1, 1)
+    (digest,) = emails_in(tmp_path)
+    assert digest["Subject"] == "[Backup failed] 50 new failures in 1 vault (digest)"
+    body = digest.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    for i in range(50):
+        assert f"vm-sql-{i:02d} / db{i:02d}" in body
+    assert poll_jobs(services(table, tmp_path, clock, source=SampleJobSource(jobs))).emails_sent == 0
+
+
+def test_a_small_batch_stays_individual_and_the_budget_defers_the_rest_to_the_next_run(
+    table: Any, tmp_path: Path, clock: Clock
+) -> None:
+    clock.now = START + timedelta(hours=2)
+    jobs = [sql_log_job(i, START, item=f"MSSQLSERVER/db{i} [vm-sql-{i}]") for i in range(4)]
+    policy = Policy(digest_threshold=5, emails_per_run=3)
+    first = poll_jobs(services(table, tmp_path, clock, source=SampleJobSource(jobs), policy=policy))
+    assert (first.emails_sent, first.deferred, first.digests) == (3, 1, 0)
+    second = poll_jobs(services(table, tmp_path, clock, source=SampleJobSource(jobs), policy=policy))
+    assert (second.emails_sent, second.deferred) == (1, 0)
+    assert len(emails_in(tmp_path)) == 4
+
+
+def test_recovery_notices_can_be_turned_off_per_workload(table: Any, tmp_path: Path, clock: Clock) -> None:
+    clock.now = START + timedelta(hours=1)
+    jobs = [sql_log_job(0, START)]
+    policy = Policy(recovery_workloads=frozenset({"Azure VM"}))
+    poll_jobs(services(table, tmp_path, clock, source=SampleJobSource(jobs), policy=policy))
+    jobs.append(sql_log_job(1, START + timedelta(minutes=70), status="Completed"))
+    clock.advance(minutes=20)
+    report = poll_jobs(services(table, tmp_path, clock, source=SampleJobSource(jobs), policy=policy))
+    assert (report.recovered, report.recovery_emails) == (1, 0)
+    assert len(emails_in(tmp_path)) == 1
+
+
+def test_a_new_failure_after_recovery_opens_a_new_incident(table: Any, tmp_path: Path, clock: Clock) -> None:
+    clock.now = START + timedelta(hours=1)
+    jobs = [sql_log_job(0, START)]
+    poll_jobs(services(table, tmp_path, clock, source=SampleJobSource(jobs)))
+    jobs.append(sql_log_job(1, START + timedelta(minutes=70), status="Completed"))
+    clock.advance(minutes=20)
+    poll_jobs(services(table, tmp_path, clock, source=SampleJobSource(jobs)))
+    jobs.append(sql_log_job(2, START + timedelta(minutes=100)))
+    clock.advance(minutes=30)
+    report = poll_jobs(services(table, tmp_path, clock, source=SampleJobSource(jobs)))
+    assert report.opened == 1
+    assert [s.split("]")[0] for s in subjects(tmp_path)].count("[Backup failed") == 2
