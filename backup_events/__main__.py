@@ -3,6 +3,7 @@
 - ``demo``: the main job on embedded defaults (bundled sample jobs, Azurite ledger, ``./outbox``); no Azure account.
 - ``explain PATH``: the email a job would produce, without sending anything or touching a ledger.
 - ``poll``: one run with the current settings (environment, or ``--settings local.settings.json``).
+- ``test-email``: one marked synthetic notification through the configured mailer, to prove the path works.
 - ``catalog`` / ``catalog check``: list the remediation catalog, or validate it.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
@@ -155,6 +157,38 @@ def run_poll(args: argparse.Namespace) -> int:
     return 0 if not (report.problems or report.vaults_skipped) else 1
 
 
+def test_message(settings: Any) -> EmailMessage:
+    """A clearly marked synthetic notification: the bundled VM agent failure, as a real one would look."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from backup_events.adapters.sample_jobs import bundled_jobs  # noqa: PLC0415
+
+    job = normalise_job(bundled_jobs()[0])
+    job = replace(job, notes=("This is a TEST sent by `python -m backup_events test-email`: no backup failed.",))
+    message = render.render_failure(
+        job,
+        remediation.load().diagnose(job.errors),
+        key=f"test-email|{uuid.uuid4()}",
+        sender=settings.mail_sender,
+        recipients=settings.mail_recipients,
+        portal_url=settings.portal_url,
+    )
+    return replace(message, subject=f"[backup-events TEST] {message.subject}")
+
+
+def run_test_email(args: argparse.Namespace) -> int:
+    from backup_events import bootstrap  # noqa: PLC0415
+    from backup_events.settings import Settings  # noqa: PLC0415
+
+    settings = Settings.from_environ(_local_settings(args.settings))
+    message = test_message(settings)
+    mailer = bootstrap.mailer(settings, lambda: bootstrap.credential(settings), bootstrap.utc_now)
+    delivery_id = mailer.send(message)
+    # Recipients are personal data: say how many, not who.
+    print(f"test email sent through {settings.mailer} to {len(message.recipients)} recipient(s): {delivery_id}")
+    return 0
+
+
 def run_catalog(args: argparse.Namespace) -> int:
     text = Path(args.file).read_text(encoding="utf-8") if args.file else remediation.catalog_text()
     if args.action == "check":
@@ -187,6 +221,9 @@ def parser() -> argparse.ArgumentParser:
     poll = commands.add_parser("poll", help="one run with the current settings")
     poll.add_argument("--settings", type=Path, help="read Values from a local.settings.json on top of the environment")
     poll.set_defaults(run=run_poll)
+    test_email = commands.add_parser("test-email", help="send one marked synthetic notification to the recipients")
+    test_email.add_argument("--settings", type=Path, help="read Values from a local.settings.json on top of the environment")
+    test_email.set_defaults(run=run_test_email)
     catalog = commands.add_parser("catalog", help="list the remediation catalog, or `catalog check` it")
     catalog.add_argument("action", nargs="?", choices=("list", "check"), default="list")
     catalog.add_argument("--file", help="check this TOML file instead of the bundled catalog")

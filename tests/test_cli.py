@@ -146,3 +146,73 @@ def test_demo_twice_writes_every_failure_then_nothing(tmp_path: Path) -> None:
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == written
     assert int(second.split("emails written")[1].split()[0]) == 0
     assert int(second.split("duplicates skipped")[1].split()[0]) == written
+
+
+def settings_file(tmp_path: Path, **values: str) -> Path:
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
+    return path
+
+
+def test_test_email_through_the_outbox_is_marked_as_a_test(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = settings_file(
+        tmp_path,
+        BACKUP_JOBS_SOURCE="sample",
+        BACKUP_TABLE_CONNECTION_STRING="UseDevelopmentStorage=true",
+        BACKUP_MAILER="outbox",
+        BACKUP_OUTBOX_DIR=str(tmp_path / "outbox"),
+        BACKUP_MAIL_RECIPIENTS="oncall@example.com,team@example.com",
+    )
+    code, out, _ = run(capsys, "test-email", "--settings", str(path))
+    assert code == 0
+    assert "2 recipient(s)" in out and "oncall@example.com" not in out
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    text = eml.read_text()
+    assert "Subject: [backup-events TEST] [Backup failed] vm-app-02" in text
+    assert "no backup failed" in text
+
+
+def test_test_email_through_acs_reaches_the_service_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.loopback.acs import AcsEmailStandIn
+
+    with AcsEmailStandIn() as acs:
+        # How an operator trusts a private CA: the standard variable the HTTP stack reads.
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", acs.ca_path)
+        path = settings_file(
+            tmp_path,
+            BACKUP_JOBS_SOURCE="sample",
+            BACKUP_TABLE_CONNECTION_STRING="UseDevelopmentStorage=true",
+            BACKUP_MAILER="acs",
+            BACKUP_ACS_CONNECTION_STRING=acs.connection_string,
+            BACKUP_MAIL_SENDER="DoNotReply@example.azurecomm.net",
+            BACKUP_MAIL_RECIPIENTS="oncall@example.com",
+        )
+        code, out, err = run(capsys, "test-email", "--settings", str(path))
+        assert (code, acs.errors) == (0, []), err
+        assert len(acs.delivered) == 1
+        assert acs.delivered[0]["message"]["content"]["subject"].startswith("[backup-events TEST]")
+        assert acs.access_key not in out + err
+
+
+def test_test_email_with_a_wrong_key_fails_clearly(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.loopback.acs import AcsEmailStandIn
+
+    with AcsEmailStandIn() as acs:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", acs.ca_path)
+        wrong = acs.connection_string.rsplit("accesskey=", 1)[0] + "accesskey=d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
+        path = settings_file(
+            tmp_path,
+            BACKUP_JOBS_SOURCE="sample",
+            BACKUP_TABLE_CONNECTION_STRING="UseDevelopmentStorage=true",
+            BACKUP_MAILER="acs",
+            BACKUP_ACS_CONNECTION_STRING=wrong,
+            BACKUP_MAIL_SENDER="DoNotReply@example.azurecomm.net",
+            BACKUP_MAIL_RECIPIENTS="oncall@example.com",
+        )
+        code, _, err = run(capsys, "test-email", "--settings", str(path))
+        assert code == 2 and "401" in err and "d3Jvbmc" not in err
+        assert acs.delivered == []
