@@ -118,6 +118,7 @@ def build(
         lookback=timedelta(hours=settings.lookback_hours),
         policy=policy(settings),
         retention=timedelta(days=settings.retention_days),
+        vault_concurrency=settings.vault_concurrency,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +45,7 @@ class Services:
     lookback: timedelta
     policy: Policy = Policy()
     retention: timedelta = timedelta(days=30)
+    vault_concurrency: int = 4
 
 
 @dataclass
@@ -66,6 +68,15 @@ class RunReport:
     expired: int = 0
     problems: list[str] = field(default_factory=list)
     mail_paused: bool = False
+
+    def add(self, other: RunReport) -> None:
+        """Fold another report (one vault's) into this one."""
+        for name, value in other.__dict__.items():
+            if isinstance(value, bool):
+                setattr(self, name, getattr(self, name) or value)
+            elif isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+        self.problems.extend(other.problems)
 
     def rows(self) -> list[tuple[str, int]]:
         """The summary table, in reading order."""
@@ -274,27 +285,39 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
 # --- the triggers' work ---------------------------------------------------------------------------------
 
 
+def poll_vault(services: Services, vault_id: str, since: datetime, until: datetime) -> RunReport:
+    """Record one vault's failures and close its recovered incidents; a vault that can't be read is skipped."""
+    report = RunReport(vaults=1)
+    try:
+        for raw in services.source.jobs(vault_id, since=since, until=until):
+            try:
+                handle_job(services, raw, report)
+            except Exception as exc:  # one bad job never stops the run; it is retried next run
+                log.exception("Job %s could not be handled", raw.get("id"))
+                report.problems.append(f"job {raw.get('id')}: {type(exc).__name__}: {exc}")
+        close_recovered(services, vault_id, since, until, report)
+    except SourceError as exc:
+        report.vaults_skipped += 1
+        report.problems.append(f"vault {vault_id} skipped this run: {exc}")
+        log.error("Vault %s skipped this run: %s", vault_id, exc)
+    return report
+
+
 def poll_jobs(services: Services, *, past_due: bool = False) -> RunReport:
-    """One run over every vault: record each failed job, close recovered incidents, send what is owed."""
+    """One run over every vault: record each failed job, close recovered incidents, send what is owed.
+
+    Vaults are read concurrently by a bounded pool (they may sit in many subscriptions and regions);
+    emails are sent afterwards, in one place, so the digest and the budget see the whole run.
+    """
     if past_due:
         log.warning("Timer is past due: this run's window still overlaps the missed ones")
     until = services.clock()
     since = until - services.lookback
+    vault_ids = services.source.vault_ids()
     report = RunReport()
-    for vault_id in services.source.vault_ids():
-        report.vaults += 1
-        try:
-            for raw in services.source.jobs(vault_id, since=since, until=until):
-                try:
-                    handle_job(services, raw, report)
-                except Exception as exc:  # one bad job never stops the run; it is retried next run
-                    log.exception("Job %s could not be handled", raw.get("id"))
-                    report.problems.append(f"job {raw.get('id')}: {type(exc).__name__}: {exc}")
-            close_recovered(services, vault_id, since, until, report)
-        except SourceError as exc:
-            report.vaults_skipped += 1
-            report.problems.append(f"vault {vault_id} skipped this run: {exc}")
-            log.error("Vault %s skipped this run: %s", vault_id, exc)
+    with ThreadPoolExecutor(max_workers=max(1, min(services.vault_concurrency, len(vault_ids)))) as pool:
+        for vault_report in pool.map(lambda vault_id: poll_vault(services, vault_id, since, until), vault_ids):
+            report.add(vault_report)
     notify(services, report)
     report.expired = services.incidents.expire(until - services.retention, limit=_EXPIRE_PER_RUN)
     return report

@@ -121,6 +121,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("BACKUP_DIGEST_THRESHOLD", "5", "5", "More new incidents than this in one run become one digest email."),
     Setting("BACKUP_EMAILS_PER_RUN", "5", "5", "Most emails one run sends (ACS allows 5/min, 10/h on Azure-managed domains)."),
+    Setting("BACKUP_VAULT_CONCURRENCY", "4", "4", "How many vaults one run reads at the same time (1-32)."),
     Setting("BACKUP_RETENTION_DAYS", "30", "30", "Closed incidents and told jobs older than this are deleted."),
     Setting(
         "BACKUP_EVENTGRID_TOPIC_ENDPOINT",
@@ -166,6 +167,7 @@ class Settings:
     digest_threshold: int
     emails_per_run: int
     retention_days: int
+    vault_concurrency: int
     client_id: str
 
     @classmethod
@@ -279,6 +281,7 @@ class _Reader:
             "digest_threshold": self.whole_number("BACKUP_DIGEST_THRESHOLD", 1, 10_000),
             "emails_per_run": self.whole_number("BACKUP_EMAILS_PER_RUN", 1, 10_000),
             "retention_days": self.whole_number("BACKUP_RETENTION_DAYS", 1, 3650),
+            "vault_concurrency": self.whole_number("BACKUP_VAULT_CONCURRENCY", 1, 32),
         }
 
     def _cloud(self) -> dict[str, object]:
