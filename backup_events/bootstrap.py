@@ -119,6 +119,7 @@ def build(
         policy=policy(settings),
         retention=timedelta(days=settings.retention_days),
         vault_concurrency=settings.vault_concurrency,
+        routes=settings.routes,
     )
 
 

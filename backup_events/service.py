@@ -22,6 +22,7 @@ from backup_events.model import BackupJob, EmailMessage
 from backup_events.normalise import normalise_job
 from backup_events.ports import IncidentStore, JobSource, Ledger, Mailer
 from backup_events.remediation import Catalog
+from backup_events.routing import Route, recipients_for
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,11 @@ class Services:
     policy: Policy = Policy()
     retention: timedelta = timedelta(days=30)
     vault_concurrency: int = 4
+    routes: tuple[Route, ...] = ()
+
+    def recipients_for(self, vault_id: str) -> tuple[str, ...]:
+        """Who hears about this vault."""
+        return recipients_for(vault_id, self.routes, self.recipients)
 
 
 @dataclass
@@ -199,7 +205,7 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
             text=incident.text,
             html=incident.html,
             sender=services.sender,
-            recipients=services.recipients,
+            recipients=services.recipients_for(incident.vault_id),
             headers={"X-Backup-Events-Key": key},
         )
     return render.render_incident(
@@ -208,7 +214,7 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
         key=key,
         now=services.clock(),
         sender=services.sender,
-        recipients=services.recipients,
+        recipients=services.recipients_for(incident.vault_id),
         portal_url=services.portal_url,
     )
 
@@ -242,14 +248,14 @@ def send_one(services: Services, incident: Incident, kind: str, report: RunRepor
         services.incidents.release_email(claimed, kind)
 
 
-def send_digest(services: Services, incidents: list[Incident], report: RunReport) -> None:
+def send_digest(services: Services, incidents: list[Incident], recipients: tuple[str, ...], report: RunReport) -> None:
     """A storm of new incidents becomes one email listing every one of them."""
     claimed = [c for i in incidents if (c := services.incidents.claim_email(i, OPENED)) is not None]
     if not claimed:
         return
     key = "digest|" + "|".join(sorted(i.key for i in claimed))
     message = render.render_digest(
-        claimed, key=key, sender=services.sender, recipients=services.recipients, portal_url=services.portal_url
+        claimed, key=key, sender=services.sender, recipients=recipients, portal_url=services.portal_url
     )
     ok = send(services, message, report)
     for incident in claimed:
@@ -266,14 +272,20 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
     else:
         candidates = [i for k in keys if (i := services.incidents.incident(k)) is not None]
     due = [(incident, kind) for incident in candidates for kind in emails_due(incident, now, policy)]
-    opened = [incident for incident, kind in due if kind == OPENED]
+    by_recipients: dict[tuple[str, ...], list[Incident]] = {}
+    for incident, kind in due:
+        if kind == OPENED:
+            by_recipients.setdefault(services.recipients_for(incident.vault_id), []).append(incident)
     singles = [(i, k) for i, k in due if k != OPENED]
     budget = policy.emails_per_run
-    if len(opened) > policy.digest_threshold:
-        send_digest(services, opened, report)
-        budget -= 1
-    else:
-        singles = [(i, OPENED) for i in opened] + singles
+    for recipients, opened in by_recipients.items():
+        if len(opened) <= policy.digest_threshold:
+            singles = [(i, OPENED) for i in opened] + singles
+        elif budget > 0 and not report.mail_paused:
+            send_digest(services, opened, recipients, report)
+            budget -= 1
+        else:
+            report.deferred += len(opened)
     for incident, kind in singles:
         if budget <= 0 or report.mail_paused:
             report.deferred += 1
@@ -351,7 +363,7 @@ def tell_vault_alert(services: Services, alert: BackupAlert, report: RunReport) 
         report.duplicates += 1
         return
     message = render.render_alert(
-        alert, key=key, sender=services.sender, recipients=services.recipients, portal_url=services.portal_url
+        alert, key=key, sender=services.sender, recipients=services.recipients_for(alert.vault_id), portal_url=services.portal_url
     )
     if send(services, message, report):
         services.ledger.mark_sent(key, delivery_id=message.key)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from backup_events.errors import ConfigurationError
 from backup_events.model import Workload
+from backup_events.routing import Route, parse_routes
 
 T = TypeVar("T")
 
@@ -112,6 +113,12 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Comma-separated addresses that get the emails (at most 50).",
     ),
+    Setting(
+        "BACKUP_ROUTES",
+        "rg:rg-sql=dba@contoso.com;vault:rsv-prod=ops@contoso.com,backup@contoso.com",
+        "",
+        "Per-vault, per-resource-group or per-subscription recipients; others go to BACKUP_MAIL_RECIPIENTS.",
+    ),
     Setting("BACKUP_REMINDER_HOURS", "24,72", "24,72", "Hours after an incident opens to remind, while it still fails."),
     Setting(
         "BACKUP_RECOVERY_NOTICES",
@@ -161,6 +168,7 @@ class Settings:
     acs_connection_string: str
     mail_sender: str
     mail_recipients: tuple[str, ...]
+    routes: tuple[Route, ...]
     eventgrid_topic_endpoint: str
     reminder_hours: tuple[int, ...]
     recovery_workloads: frozenset[str]
@@ -328,7 +336,11 @@ class _Reader:
             self.bad("BACKUP_MAIL_RECIPIENTS", f"{len(bad)} entr(y/ies) are not email addresses")
         elif len(recipients) > 50:
             self.bad("BACKUP_MAIL_RECIPIENTS", "ACS takes at most 50 recipients per email")
+        routes, route_problems = parse_routes(self.raw("BACKUP_ROUTES"))
+        for problem in route_problems:
+            self.bad("BACKUP_ROUTES", problem)
         return {
+            "routes": routes,
             "mailer": mailer,
             "outbox_dir": Path(outbox),
             "acs_endpoint": endpoint,

@@ -197,3 +197,18 @@ def test_a_new_failure_after_recovery_opens_a_new_incident(table: Any, tmp_path:
     report = poll_jobs(services(table, tmp_path, clock, source=SampleJobSource(jobs)))
     assert report.opened == 1
     assert [s.split("]")[0] for s in subjects(tmp_path)].count("[Backup failed") == 2
+
+
+def test_routes_send_each_vault_to_its_own_team(table: Any, tmp_path: Path, clock: Clock) -> None:
+    from dataclasses import replace
+
+    from backup_events.routing import parse_routes
+
+    routes, _ = parse_routes("vault:rsv-files-weu=storage@contoso.com;rg:rg-data-jpe=dba@contoso.com,oncall@example.com")
+    poll_jobs(replace(services(table, tmp_path, clock), routes=routes))
+    to = {str(m["Subject"]): str(m["To"]) for m in emails_in(tmp_path)}
+    assert to["[Backup failed] share-finance: UserErrorStorageAccountIsLocked"] == "storage@contoso.com"
+    assert to["[Backup failed] vm-sql-01 / salesdb: OperationCancelledBecauseConflictingOperationRunningUserError"] == (
+        "dba@contoso.com, oncall@example.com"
+    )
+    assert to["[Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"] == "oncall@example.com"
