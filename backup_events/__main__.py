@@ -15,6 +15,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -25,6 +26,8 @@ from backup_events.normalise import normalise_job
 from backup_events.service import RunReport
 
 DEMO_STATE = Path(".demo")
+DEMO_NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+"""The sample world's clock: the bundled jobs and recovery points are dated around it."""
 
 
 class _Addressing(TypedDict):
@@ -76,7 +79,7 @@ def run_demo(args: argparse.Namespace) -> int:
     outbox: Path = args.outbox
     with local_azurite.running(state / "azurite") as connection:
         settings = Settings.from_environ(demo_settings(connection, outbox))
-        report = service.poll_jobs(bootstrap.build(settings))
+        report = service.poll_jobs(bootstrap.build(settings, clock=lambda: DEMO_NOW))
     print_report(report, f"backup-events demo: sample jobs -> Azurite ledger -> {outbox}/")
     if report.emails_sent:
         print(f"\nOpen {outbox}/*.eml in a mail client, or {outbox}/*.html in a browser.")

@@ -50,6 +50,7 @@ class Incident:
     emailed_at: datetime | None = None
     closed_at: datetime | None = None
     last_job: str = ""
+    operation: str = ""
     subject: str = ""
     text: str = ""
     html: str = ""
@@ -124,6 +125,19 @@ def reopened(old: Incident, new: Incident) -> Incident:
 def repeated(old: Incident, seen: datetime, job_name: str) -> Incident:
     """Another failure of an open incident: one more in the count, nothing else."""
     return replace(old, count=old.count + 1, last_seen=max(old.last_seen, seen), last_job=job_name)
+
+
+def recovered_by(incident: Incident, operation: str | None) -> bool:
+    """Does a good backup of this kind end the incident?
+
+    Database items run several kinds of backup ("Backup (Full)", "Backup (Log)"): a log backup succeeding
+    every 15 minutes says nothing about the full backup that failed, so only the same kind closes it.
+    ``operation`` None means a newer recovery point, which only counts for items with one kind of backup.
+    """
+    workload_kinds = incident.operation.startswith("Backup (")
+    if operation is None:
+        return not workload_kinds
+    return operation.casefold() == incident.operation.casefold() if workload_kinds else operation.casefold().startswith("backup")
 
 
 def closed(old: Incident, at: datetime, policy: Policy) -> Incident:

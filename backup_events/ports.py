@@ -33,6 +33,14 @@ class JobSource(Protocol):
         """The full job (with ``extendedInfo``) by its ARM id. Raises ``SourceError``."""
         ...
 
+    def protected_items(self, vault_id: str) -> list[JobJson]:
+        """The vault's protected items (``ProtectedItemResource`` wire JSON). Raises ``SourceError``."""
+        ...
+
+    def policy(self, vault_id: str, name: str) -> JobJson:
+        """One backup policy of the vault (``ProtectionPolicyResource`` wire JSON). Raises ``SourceError``."""
+        ...
+
 
 class Ledger(Protocol):
     """Remembers which failures have been told, across runs, triggers and instances.
@@ -95,8 +103,8 @@ class IncidentStore(Protocol):
         """Item keys of the vault that have an open incident."""
         ...
 
-    def record_success(self, vault_id: str, item: str, *, at: datetime) -> list[Incident]:
-        """A good backup of ``item`` at ``at`` closes its open incidents; returns those it closed."""
+    def record_success(self, vault_id: str, item: str, *, at: datetime, operation: str | None = None) -> list[Incident]:
+        """A good backup (``operation``; None for a newer recovery point) closes the item's open incidents it recovers."""
         ...
 
     def incidents_owing_email(self) -> list[Incident]:

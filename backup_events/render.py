@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from backup_events.alerts import BackupAlert
+from backup_events.exposure import ProtectedItem
 from backup_events.incidents import RECOVERED, REMINDER, Incident
 from backup_events.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
 
@@ -41,6 +42,7 @@ class Facts:
     portal_url: str
     azure_message: str
     azure_recommendations: tuple[str, ...]
+    exposure: str
 
 
 def _when(value: datetime | None) -> str:
@@ -57,6 +59,14 @@ def _how_long(value: timedelta | None) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
 
 
+def _every(interval: timedelta) -> str:
+    hours = int(interval.total_seconds() // 3600)
+    if hours % 24 == 0 and hours >= 24:
+        days = hours // 24
+        return "day" if days == 1 else "week" if days == 7 else f"{days} days"
+    return "hour" if hours == 1 else f"{hours} hours"
+
+
 def headline_code(job: BackupJob, diagnosis: Diagnosis) -> str:
     """The code on-call staff will search for: Azure's string code, else the catalog's, else the number."""
     error = job.error
@@ -71,7 +81,17 @@ def headline_code(job: BackupJob, diagnosis: Diagnosis) -> str:
     return "no error code"
 
 
-def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str) -> Facts:
+def exposure_of(job: BackupJob, last_good: datetime | None) -> str:
+    """The last good recovery point and how long before this failure it was: the data at risk."""
+    if last_good is None:
+        return "unknown (the protected item could not be read)"
+    reference = job.end or job.start
+    if reference is None or reference < last_good:
+        return _when(last_good)
+    return f"{_when(last_good)}, {_how_long(reference - last_good)} before this failure"
+
+
+def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good: datetime | None = None) -> Facts:
     """Precompute the wording of one email."""
     remediation = diagnosis.remediation
     if job.failing_phase:
@@ -94,6 +114,7 @@ def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str) -> Facts:
         portal_url=f"{portal_url}/#@/resource{job.vault_id}/backupJobs",
         azure_message=error.message if error else "",
         azure_recommendations=tuple(r for e in job.errors for r in e.recommendations),
+        exposure=exposure_of(job, last_good),
     )
 
 
@@ -125,9 +146,10 @@ def render_failure(
     sender: str,
     recipients: tuple[str, ...],
     portal_url: str,
+    last_good: datetime | None = None,
 ) -> EmailMessage:
-    """The email for one failed job."""
-    facts = facts_of(job, diagnosis, portal_url=portal_url)
+    """The email for one failed job; ``last_good`` is the item's last good recovery point when known."""
+    facts = facts_of(job, diagnosis, portal_url=portal_url, last_good=last_good)
     environment = _environment()
     return EmailMessage(
         key=key,
@@ -202,3 +224,28 @@ def render_digest(
     subject = f"[Backup failed] {len(incidents)} new failures in {len(vaults)} vault{'s' * (len(vaults) != 1)} (digest)"
     context: dict[str, object] = {"incidents": ordered, "vaults": vaults, "portal_url": portal_url}
     return _addressed(key, subject, "digest", context, sender=sender, recipients=recipients)
+
+
+def render_missed(
+    item: ProtectedItem,
+    interval: timedelta,
+    *,
+    key: str,
+    now: datetime,
+    sender: str,
+    recipients: tuple[str, ...],
+    portal_url: str,
+) -> EmailMessage:
+    """No failure, no alert: the item simply has no recovery point as recent as its policy promises."""
+    last = item.last_recovery_point
+    age = _how_long(now - last) if last else "ever"
+    subject = f"[Backup missed] {item.item}: no recovery point for {age} (policy {item.policy_name})"
+    context: dict[str, object] = {
+        "p": item,
+        "age": age,
+        "last": _when(last),
+        "interval": _every(interval),
+        "portal_url": f"{portal_url}/#@/resource{item.vault_id}/backupItems",
+        "vault_name": item.vault_id.rstrip("/").rsplit("/", 1)[-1],
+    }
+    return _addressed(key, subject, "missed", context, sender=sender, recipients=recipients)

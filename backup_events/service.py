@@ -17,6 +17,7 @@ from typing import Any
 from backup_events import decide, render
 from backup_events.alerts import BackupAlert, error_code, job_from_alert, parse_alert
 from backup_events.errors import DeliveryError, MalformedInputError, RunFailedError, SourceError
+from backup_events.exposure import MISSED_CODE, ProtectedItem, backup_interval, missed_backup, missed_key, protected_item_of
 from backup_events.incidents import OPENED, RECOVERED, REMINDER, Incident, Policy, Recorded, emails_due, incident_key, item_key
 from backup_events.model import BackupJob, EmailMessage
 from backup_events.normalise import normalise_job
@@ -48,6 +49,7 @@ class Services:
     retention: timedelta = timedelta(days=30)
     vault_concurrency: int = 4
     routes: tuple[Route, ...] = ()
+    missed_grace: timedelta | None = timedelta(hours=6)
 
     def recipients_for(self, vault_id: str) -> tuple[str, ...]:
         """Who hears about this vault."""
@@ -66,6 +68,7 @@ class RunReport:
     repeats: int = 0
     duplicates: int = 0
     recovered: int = 0
+    missed: int = 0
     emails_sent: int = 0
     reminders_sent: int = 0
     recovery_emails: int = 0
@@ -95,6 +98,7 @@ class RunReport:
             ("repeats (counted)", self.repeats),
             ("duplicates skipped", self.duplicates),
             ("recovered", self.recovered),
+            ("missed backups", self.missed),
             ("emails written", self.emails_sent),
             ("  of which reminders", self.reminders_sent),
             ("  of which recovered", self.recovery_emails),
@@ -116,7 +120,13 @@ def details_or_summary(services: Services, summary: BackupJob) -> BackupJob:
 
 
 def record(
-    services: Services, job: BackupJob, report: RunReport, *, detailed: bool = False, extra_codes: tuple[str, ...] = ()
+    services: Services,
+    job: BackupJob,
+    report: RunReport,
+    *,
+    detailed: bool = False,
+    extra_codes: tuple[str, ...] = (),
+    items: Mapping[str, ProtectedItem] | None = None,
 ) -> str | None:
     """Count one failed job into its incident; returns the incident's key (None for a job seen before).
 
@@ -143,9 +153,17 @@ def record(
         opened_at=when,
         last_seen=when,
         last_job=job.job_name,
+        operation=job.operation,
     )
+    protected = (items or {}).get(item_key(job.vault_id, job.item_name))
     message = render.render_failure(
-        job, diagnosis, key=incident.key, sender=services.sender, recipients=services.recipients, portal_url=services.portal_url
+        job,
+        diagnosis,
+        key=incident.key,
+        sender=services.sender,
+        recipients=services.recipients,
+        portal_url=services.portal_url,
+        last_good=protected.last_recovery_point if protected else None,
     )
     incident = replace(incident, subject=message.subject, text=message.text, html=message.html)
     outcome = services.incidents.record_failure(key, incident)
@@ -159,7 +177,9 @@ def record(
     return incident.key
 
 
-def handle_job(services: Services, raw: Mapping[str, Any], report: RunReport) -> None:
+def handle_job(
+    services: Services, raw: Mapping[str, Any], report: RunReport, items: Mapping[str, ProtectedItem] | None = None
+) -> None:
     """Normalise, decide and record one job from a listing."""
     report.jobs_seen += 1
     try:
@@ -172,7 +192,7 @@ def handle_job(services: Services, raw: Mapping[str, Any], report: RunReport) ->
         log.debug("No email for %s: %s", job.job_name, decision.reason)
         return
     report.failures += 1
-    record(services, job, report)
+    record(services, job, report, items=items)
 
 
 def close_recovered(services: Services, vault_id: str, since: datetime, until: datetime, report: RunReport) -> None:
@@ -186,7 +206,9 @@ def close_recovered(services: Services, vault_id: str, since: datetime, until: d
         except MalformedInputError:
             continue
         if item_key(job.vault_id, job.item_name) in open_items and job.operation.casefold().startswith("backup"):
-            closed = services.incidents.record_success(vault_id, job.item_name, at=job.end or job.start or until)
+            closed = services.incidents.record_success(
+                vault_id, job.item_name, at=job.end or job.start or until, operation=job.operation
+            )
             report.recovered += len(closed)
             for incident in closed:
                 log.info("Incident closed: %s on %s recovered", incident.code, incident.item)
@@ -297,17 +319,93 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
 # --- the triggers' work ---------------------------------------------------------------------------------
 
 
+def protected_items(services: Services, vault_id: str) -> dict[str, ProtectedItem] | None:
+    """The vault's protected items by item key, read once per run; None when they can't be read this time."""
+    try:
+        raws = services.source.protected_items(vault_id)
+    except SourceError as exc:
+        log.warning("Protected items of %s unavailable this run: %s", vault_id, exc)
+        return None
+    items = {}
+    for raw in raws:
+        try:
+            item = protected_item_of(raw, vault_id)
+        except MalformedInputError as exc:
+            log.warning("Unreadable protected item %s: %s", raw.get("id"), exc)
+            continue
+        items[item_key(vault_id, item.item)] = item
+    return items
+
+
+def check_items(services: Services, vault_id: str, items: Mapping[str, ProtectedItem], now: datetime, report: RunReport) -> None:
+    """A newer recovery point closes an item's open incidents; an item behind its schedule opens a missed backup."""
+    open_items = services.incidents.open_items(vault_id)
+    intervals: dict[str, timedelta | None] = {}
+    for key, item in items.items():
+        if key in open_items and item.last_recovery_point is not None:
+            report.recovered += len(services.incidents.record_success(vault_id, item.item, at=item.last_recovery_point))
+        if services.missed_grace is None or not item.policy_name or key in open_items:
+            continue  # an item with an open incident was told already: no second email for the same gap
+        if item.policy_name not in intervals:
+            try:
+                intervals[item.policy_name] = backup_interval(services.source.policy(vault_id, item.policy_name))
+            except SourceError as exc:
+                log.warning("Policy %s of %s unavailable: %s", item.policy_name, vault_id, exc)
+                intervals[item.policy_name] = None
+        interval = intervals[item.policy_name]
+        if interval is not None and missed_backup(item, interval, now, services.missed_grace):
+            record_missed(services, item, interval, now, report)
+
+
+def record_missed(services: Services, item: ProtectedItem, interval: timedelta, now: datetime, report: RunReport) -> None:
+    """Open (or count into) the item's missed-backup incident; the same last recovery point counts once."""
+    job_key = missed_key(item)
+    if services.ledger.is_told(job_key):
+        return
+    vault_name = item.vault_id.rstrip("/").rsplit("/", 1)[-1]
+    incident = Incident(
+        key=incident_key(item.vault_id, item.item, MISSED_CODE),
+        vault_id=item.vault_id,
+        vault_name=vault_name,
+        item=item.item,
+        workload=item.workload.value,
+        code=MISSED_CODE,
+        title="No recovery point within the policy's schedule",
+        docs_url="https://learn.microsoft.com/azure/backup/backup-azure-monitoring-built-in-monitor",
+        opened_at=now,
+        last_seen=now,
+        last_job="(missed backup)",
+    )
+    message = render.render_missed(
+        item,
+        interval,
+        key=incident.key,
+        now=now,
+        sender=services.sender,
+        recipients=services.recipients,
+        portal_url=services.portal_url,
+    )
+    incident = replace(incident, subject=message.subject, text=message.text, html=message.html)
+    if services.incidents.record_failure(job_key, incident) is Recorded.OPENED:
+        report.missed += 1
+        log.info("Missed backup: %s in %s has no recovery point since %s", item.item, vault_name, item.last_recovery_point)
+
+
 def poll_vault(services: Services, vault_id: str, since: datetime, until: datetime) -> RunReport:
-    """Record one vault's failures and close its recovered incidents; a vault that can't be read is skipped."""
+    """Record one vault's failures, close its recovered incidents, spot missed backups; skip it if unreadable."""
     report = RunReport(vaults=1)
     try:
-        for raw in services.source.jobs(vault_id, since=since, until=until):
+        jobs = list(services.source.jobs(vault_id, since=since, until=until))
+        items = protected_items(services, vault_id) if jobs or services.missed_grace is not None else {}
+        for raw in jobs:
             try:
-                handle_job(services, raw, report)
+                handle_job(services, raw, report, items)
             except Exception as exc:  # one bad job never stops the run; it is retried next run
                 log.exception("Job %s could not be handled", raw.get("id"))
                 report.problems.append(f"job {raw.get('id')}: {type(exc).__name__}: {exc}")
         close_recovered(services, vault_id, since, until, report)
+        if items:
+            check_items(services, vault_id, items, until, report)
     except SourceError as exc:
         report.vaults_skipped += 1
         report.problems.append(f"vault {vault_id} skipped this run: {exc}")
@@ -412,4 +510,5 @@ def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport
     except (SourceError, MalformedInputError) as exc:
         log.warning("Job %s of alert %s unreadable (%s): telling it from the alert", alert.job_name, alert.short_id, exc)
         job = job_from_alert(alert, code=code, note=f"Built from the alert alone: the job's details could not be read ({exc}).")
-    return record(services, job, report, detailed=True, extra_codes=(code,) if code else ())
+    items = protected_items(services, alert.vault_id)
+    return record(services, job, report, detailed=True, extra_codes=(code,) if code else (), items=items)

@@ -128,6 +128,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("BACKUP_DIGEST_THRESHOLD", "5", "5", "More new incidents than this in one run become one digest email."),
     Setting("BACKUP_EMAILS_PER_RUN", "5", "5", "Most emails one run sends (ACS allows 5/min, 10/h on Azure-managed domains)."),
+    Setting(
+        "BACKUP_MISSED_BACKUP_GRACE_HOURS",
+        "6",
+        "6",
+        "Hours past the policy's schedule before an item without a new recovery point is reported; 'off' to stop.",
+    ),
     Setting("BACKUP_VAULT_CONCURRENCY", "4", "4", "How many vaults one run reads at the same time (1-32)."),
     Setting("BACKUP_RETENTION_DAYS", "30", "30", "Closed incidents and told jobs older than this are deleted."),
     Setting(
@@ -176,6 +182,7 @@ class Settings:
     emails_per_run: int
     retention_days: int
     vault_concurrency: int
+    missed_grace_hours: int | None
     client_id: str
 
     @classmethod
@@ -290,6 +297,9 @@ class _Reader:
             "emails_per_run": self.whole_number("BACKUP_EMAILS_PER_RUN", 1, 10_000),
             "retention_days": self.whole_number("BACKUP_RETENTION_DAYS", 1, 3650),
             "vault_concurrency": self.whole_number("BACKUP_VAULT_CONCURRENCY", 1, 32),
+            "missed_grace_hours": None
+            if self.raw("BACKUP_MISSED_BACKUP_GRACE_HOURS").casefold() == "off"
+            else self.whole_number("BACKUP_MISSED_BACKUP_GRACE_HOURS", 0, 720),
         }
 
     def _cloud(self) -> dict[str, object]:

@@ -311,5 +311,29 @@ class RecoveryServicesJobSource:
             raise SourceError(f"could not read job {name} of vault {vault_id}: {describe_error(exc)}") from exc
         return job.as_dict()
 
+    def protected_items(self, vault_id: str) -> list[JobJson]:
+        """The vault's protected items as wire dicts (``lastRecoveryPoint``, ``policyName``, …), every page."""
+        try:
+            subscription, group, vault = parse_vault_id(vault_id)
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
+        try:
+            pager = self._client(subscription).backup_protected_items.list(vault, group, **self._deadline())
+            return [item.as_dict() for item in pager]
+        except AzureError as exc:
+            raise SourceError(f"could not read the protected items of vault {vault_id}: {describe_error(exc)}") from exc
+
+    def policy(self, vault_id: str, name: str) -> JobJson:
+        """One backup policy of the vault, as a wire dict."""
+        try:
+            subscription, group, vault = parse_vault_id(vault_id)
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
+        try:
+            policy = self._client(subscription).protection_policies.get(vault, group, name, **self._deadline())
+            return policy.as_dict()
+        except AzureError as exc:
+            raise SourceError(f"could not read policy {name} of vault {vault_id}: {describe_error(exc)}") from exc
+
 
 __all__ = ["RecoveryServicesJobSource", "filter_time", "job_filter", "parse_job_id", "parse_vault_id"]

@@ -15,18 +15,32 @@ from backup_events.errors import SourceError
 from backup_events.normalise import parse_vault_id, same_resource
 
 
+def bundled() -> dict[str, Any]:
+    """The whole sample world in ``samples/jobs.json``: jobs, protected items and policies per vault."""
+    data: dict[str, Any] = json.loads(resources.files("backup_events").joinpath("samples/jobs.json").read_text(encoding="utf-8"))
+    return data
+
+
 def bundled_jobs() -> list[dict[str, Any]]:
-    """The sample ``JobResource`` objects shipped in ``samples/jobs.json``."""
-    text = resources.files("backup_events").joinpath("samples/jobs.json").read_text(encoding="utf-8")
-    jobs: list[dict[str, Any]] = json.loads(text)["value"]
+    """The sample ``JobResource`` objects."""
+    jobs: list[dict[str, Any]] = bundled()["value"]
     return jobs
 
 
 class SampleJobSource:
     """Implements ``ports.JobSource`` over a list of wire-format jobs."""
 
-    def __init__(self, jobs: Iterable[Mapping[str, Any]] | None = None) -> None:
-        self._jobs = list(bundled_jobs() if jobs is None else jobs)
+    def __init__(
+        self,
+        jobs: Iterable[Mapping[str, Any]] | None = None,
+        *,
+        protected_items: Mapping[str, list[Mapping[str, Any]]] | None = None,
+        policies: Mapping[str, list[Mapping[str, Any]]] | None = None,
+    ) -> None:
+        world = bundled() if jobs is None else {}
+        self._jobs: list[Mapping[str, Any]] = list(world.get("value", []) if jobs is None else jobs)
+        self._items = {k.casefold(): v for k, v in (protected_items or world.get("protectedItems", {})).items()}
+        self._policies = {k.casefold(): v for k, v in (policies or world.get("policies", {})).items()}
 
     def vault_ids(self) -> list[str]:
         seen: dict[str, str] = {}
@@ -50,3 +64,12 @@ class SampleJobSource:
             if same_resource(str(job["id"]), job_id):
                 return job
         raise SourceError(f"no job {job_id} in the sample jobs")
+
+    def protected_items(self, vault_id: str) -> list[Mapping[str, Any]]:
+        return list(self._items.get(vault_id.rstrip("/").casefold(), []))
+
+    def policy(self, vault_id: str, name: str) -> Mapping[str, Any]:
+        for policy in self._policies.get(vault_id.rstrip("/").casefold(), []):
+            if str(policy.get("name", "")).casefold() == name.casefold():
+                return policy
+        raise SourceError(f"no policy {name} in vault {vault_id}")

@@ -25,6 +25,7 @@ from backup_events.incidents import (
     Recorded,
     closed,
     item_key,
+    recovered_by,
     released,
     reopened,
     repeated,
@@ -169,6 +170,7 @@ _INCIDENT_FIELDS = {
     "emailed_at": "emailedAt",
     "closed_at": "closedAt",
     "last_job": "lastJob",
+    "operation": "operation",
     "subject": "subject",
     "text": "text",
     "html": "html",
@@ -269,7 +271,7 @@ class TableIncidents(TableLedger):
         )
         return {row["itemKey"] for row in rows}
 
-    def record_success(self, vault_id: str, item: str, *, at: datetime) -> list[Incident]:
+    def record_success(self, vault_id: str, item: str, *, at: datetime, operation: str | None = None) -> list[Incident]:
         from azure.core import MatchConditions  # noqa: PLC0415
         from azure.core.exceptions import ResourceModifiedError  # noqa: PLC0415
         from azure.data.tables import UpdateMode  # noqa: PLC0415
@@ -282,8 +284,8 @@ class TableIncidents(TableLedger):
         closed_now = []
         for row in rows:
             incident = incident_of(row)
-            if at < incident.opened_at:
-                continue  # a success older than the failure proves nothing
+            if at < incident.opened_at or not recovered_by(incident, operation):
+                continue  # a success older than the failure, or of another kind of backup, proves nothing
             done = closed(incident, at, self._policy)
             try:
                 self._table.update_entity(

@@ -8,6 +8,8 @@ Speaks the documented shapes (see ``shared/reference/backup-jobs-api.md``):
   list items lose ``extendedInfo``.
 * ``GET …/backupJobs/{jobName}`` (``JobDetails_Get``): the stored job as given.
 * ``GET /subscriptions/{sub}/providers/Microsoft.RecoveryServices/vaults``: vault discovery.
+* ``GET …/vaults/{vault}/backupProtectedItems`` (paged) and ``GET …/vaults/{vault}/backupPolicies/{name}``: the
+  protected items (last recovery point) and their policies (schedule), for exposure and missed backups.
 
 Checks what ARM checks (bearer token, api-version); paths match case-insensitively. Fault injection per vault:
 :meth:`ArmStandIn.throttle` (429 + Retry-After) and :meth:`ArmStandIn.fail`; :attr:`ArmStandIn.vault_requests` counts
@@ -47,6 +49,11 @@ _VAULT_ID = re.compile(
 _JOBS_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.recoveryservices"
     r"/vaults/(?P<vault>[^/]+)/backupjobs(?:/(?P<job>[^/]+))?/?$",
+    re.IGNORECASE,
+)
+_ITEMS_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.recoveryservices"
+    r"/vaults/(?P<vault>[^/]+)/(?:(?P<items>backupprotecteditems)|backuppolicies/(?P<policy>[^/]+))/?$",
     re.IGNORECASE,
 )
 _VAULTS_PATH = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.recoveryservices/vaults/?$", re.IGNORECASE)
@@ -178,6 +185,8 @@ class ArmStandIn(LoopbackHttpsServer):
         # subscription lower-case -> vault key -> vault JSON
         self._vaults: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
         self._faults: dict[str, list[_Fault]] = {}
+        self._items: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self._policies: dict[tuple[str, str, str, str], dict[str, Any]] = {}
 
     # ---- store -------------------------------------------------------------------------------------------------
 
@@ -210,6 +219,25 @@ class ArmStandIn(LoopbackHttpsServer):
             known = key in self._vaults.get(key[0], {})
         if not known:
             self.add_vault(vault_id)
+
+    def add_protected_item(self, vault_id: str, item_json: dict[str, Any]) -> None:
+        """Store a ``ProtectedItemResource`` of the vault, as the list returns it."""
+        match = _VAULT_ID.match(vault_id)
+        if not match:
+            raise ValueError(f"not a Recovery Services vault id: {vault_id}")
+        with self._state:
+            self._items.setdefault((match["sub"].lower(), match["rg"].lower(), match["vault"].lower()), []).append(
+                copy.deepcopy(item_json)
+            )
+
+    def add_policy(self, vault_id: str, policy_json: dict[str, Any]) -> None:
+        """Store a ``ProtectionPolicyResource`` under its ``name``."""
+        match = _VAULT_ID.match(vault_id)
+        if not match:
+            raise ValueError(f"not a Recovery Services vault id: {vault_id}")
+        key = (match["sub"].lower(), match["rg"].lower(), match["vault"].lower(), str(policy_json["name"]).lower())
+        with self._state:
+            self._policies[key] = copy.deepcopy(policy_json)
 
     # ---- fault injection ---------------------------------------------------------------------------------------
 
@@ -244,6 +272,9 @@ class ArmStandIn(LoopbackHttpsServer):
         path = request.path
         jobs_match = _JOBS_PATH.match(path)
         vaults_match = _VAULTS_PATH.match(path)
+        items_match = _ITEMS_PATH.match(path)
+        if items_match and request.method == "GET" and self._check_auth(request) is None:
+            return self._items_or_policy(request, items_match)
         if jobs_match:
             vault = jobs_match["vault"].lower()
             with self._state:
@@ -322,6 +353,24 @@ class ArmStandIn(LoopbackHttpsServer):
             query["$skiptoken"] = f"<ContinuationToken>offset={offset + self.page_size}</ContinuationToken>"
             body["nextLink"] = f"{self.url}{urllib.parse.quote(request.path)}?{urllib.parse.urlencode(query)}"
         return json_response(200, body)
+
+    def _items_or_policy(self, request: Request, match: re.Match[str]) -> Response:
+        if request.param("api-version") != self.jobs_api_version:
+            return arm_error(400, "InvalidApiVersionParameter", f"The api-version '{request.param('api-version')}' is invalid.")
+        key = (match["sub"].lower(), match["rg"].lower(), match["vault"].lower())
+        fault = self._take_fault(key[2])
+        if fault is not None:
+            return arm_error(fault.status, "InternalServerError", "Injected failure: the server had an error.")
+        with self._state:
+            if match["items"]:
+                items = [copy.deepcopy(i) for i in self._items.get(key, [])]
+            else:
+                policy = copy.deepcopy(self._policies.get((*key, match["policy"].lower())))
+        if match["items"]:
+            return self._page(request, items, {})
+        if policy is None:
+            return arm_error(404, "BMSUserErrorPolicyNotExist", f"Policy {match['policy']} does not exist.")
+        return json_response(200, policy)
 
     def _list_vaults(self, request: Request, subscription: str) -> Response:
         with self._state:

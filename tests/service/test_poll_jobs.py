@@ -66,9 +66,12 @@ def services(
     source: JobSource | None = None,
     mailer: Mailer | None = None,
     policy: Policy = ROOMY,
+    missed_grace: timedelta | None = None,
 ) -> Services:
+    """Real parts around one Azurite table; missed-backup checks off unless a test is about them."""
     store = TableIncidents(table, clock=clock, policy=policy)
     return Services(
+        missed_grace=missed_grace,
         source=source or SampleJobSource(),
         ledger=store,
         incidents=store,

@@ -1,0 +1,93 @@
+"""Pure: protected items, their last good recovery point, and whether a backup was missed.
+
+Job alerts say nothing when backups silently stop (a policy detached, a schedule that never fires, an agent
+that stopped reporting). The protected item's ``lastRecoveryPoint`` against its policy's schedule does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from backup_events.model import Workload
+from backup_events.normalise import parse_time, workload_of
+
+MISSED_CODE = "MissedBackup"
+# Items in these states are not expected to back up (stopped, suspended, or waiting for their first backup).
+_NOT_EXPECTED = {"protectionstopped", "backupssuspended", "irpending", "invalid", "softdeleted"}
+
+
+@dataclass(frozen=True)
+class ProtectedItem:
+    """A protected item as far as exposure needs it."""
+
+    vault_id: str
+    item: str
+    workload: Workload
+    last_recovery_point: datetime | None
+    policy_name: str
+    protection_state: str
+
+
+def _item_name(properties: Mapping[str, Any], name: str) -> str:
+    """The same display name jobs give the item: ``vm-sql-01 / salesdb`` for databases, else the friendly name."""
+    friendly = str(properties.get("friendlyName") or name.rsplit(";", 1)[-1])
+    server = str(properties.get("serverName") or "")
+    if str(properties.get("protectedItemType") or "").startswith("AzureVmWorkload") and server:
+        return f"{server.split('.', maxsplit=1)[0]} / {friendly}"
+    return friendly
+
+
+def protected_item_of(raw: Mapping[str, Any], vault_id: str) -> ProtectedItem:
+    """One ``ProtectedItemResource`` (wire JSON) as a value."""
+    properties = raw.get("properties") or {}
+    item_type = str(properties.get("protectedItemType") or "")
+    job_like = {
+        "jobType": {"AzureFileShareProtectedItem": "AzureStorageJob", "MabFileFolderProtectedItem": "MabJob"}.get(item_type, ""),
+        "backupManagementType": properties.get("backupManagementType"),
+        "workloadType": properties.get("workloadType"),
+    }
+    return ProtectedItem(
+        vault_id=vault_id,
+        item=_item_name(properties, str(raw.get("name") or "")),
+        workload=workload_of(job_like),
+        last_recovery_point=parse_time(properties.get("lastRecoveryPoint"), "properties.lastRecoveryPoint"),
+        policy_name=str(properties.get("policyName") or str(properties.get("policyId") or "").rsplit("/", 1)[-1]),
+        protection_state=str(properties.get("protectionState") or ""),
+    )
+
+
+def backup_interval(policy: Mapping[str, Any]) -> timedelta | None:
+    """How often the policy takes a full backup: hourly (every N hours), daily or weekly. None if unknown."""
+    properties = policy.get("properties") or {}
+    schedule = properties.get("schedulePolicy")
+    if schedule is None:  # workload policies: the Full sub-policy carries the schedule
+        for sub in properties.get("subProtectionPolicy") or []:
+            if str(sub.get("policyType", "")).casefold() == "full":
+                schedule = sub.get("schedulePolicy")
+    if not isinstance(schedule, Mapping):
+        return None
+    frequency = str(schedule.get("scheduleRunFrequency") or "").casefold()
+    if frequency == "hourly":
+        hours = (schedule.get("hourlySchedule") or {}).get("interval")
+        return timedelta(hours=int(hours)) if isinstance(hours, int) and hours > 0 else None
+    return {"daily": timedelta(days=1), "weekly": timedelta(days=7)}.get(frequency)
+
+
+def missed_backup(item: ProtectedItem, interval: timedelta | None, now: datetime, grace: timedelta) -> bool:
+    """True when a protected item that should be backing up has no recovery point within its schedule + grace."""
+    if interval is None or item.last_recovery_point is None:
+        return False
+    if item.protection_state.casefold() in _NOT_EXPECTED:
+        return False
+    return now - item.last_recovery_point > interval + grace
+
+
+def missed_key(item: ProtectedItem) -> str:
+    """The ledger key of one missed-backup observation: the same last recovery point is counted once."""
+    seen = item.last_recovery_point.isoformat() if item.last_recovery_point else "never"
+    digest = hashlib.sha256(f"{item.item.casefold()}|{seen}".encode()).hexdigest()[:32]
+    return f"{item.vault_id.rstrip('/').casefold()}|missed-{digest}"
