@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
+from backup_events.adapters.sample_jobs import SampleJobSource, bundled, bundled_jobs
 from backup_events.adapters.table_ledger import TableIncidents
 from backup_events.incidents import Policy, incident_key
 from backup_events.service import poll_jobs
@@ -212,3 +212,40 @@ def test_routes_send_each_vault_to_its_own_team(table: Any, tmp_path: Path, cloc
         "dba@contoso.com, oncall@example.com"
     )
     assert to["[Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"] == "oncall@example.com"
+
+
+def test_an_item_whose_last_recovery_point_is_older_than_policy_plus_grace_gets_a_missed_backup_email_once(
+    table: Any, tmp_path: Path, clock: Clock
+) -> None:
+    clock.now = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    svc = services(table, tmp_path, clock, source=SampleJobSource(), missed_grace=timedelta(hours=6))
+    first = poll_jobs(svc)
+    missed = [s for s in subjects(tmp_path) if s.startswith("[Backup missed]")]
+    assert first.missed == 1
+    assert missed == ["[Backup missed] vm-legacy-09: no recovery point for 3 d 13 h (policy DefaultPolicy)"]
+    # Items already failing (vm-app-02 and friends) are told once, as failures, not again as missed.
+    clock.advance(hours=1)
+    assert poll_jobs(svc).missed == 0
+    assert len([s for s in subjects(tmp_path) if s.startswith("[Backup missed]")]) == 1
+
+
+def test_a_newer_recovery_point_closes_a_vm_incident_but_a_log_backup_does_not_close_a_failed_full(
+    table: Any, tmp_path: Path, clock: Clock
+) -> None:
+    world = bundled()
+    clock.now = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
+    poll_jobs(services(table, tmp_path, clock, source=SampleJobSource()))  # vm-app-02 and salesdb (full) fail
+    # Next morning: vm-app-02 has a new recovery point; salesdb's log backups keep succeeding.
+    items = copy.deepcopy(world["protectedItems"])
+    for vault_items in items.values():
+        for raw in vault_items:
+            if raw["properties"].get("friendlyName") in ("vm-app-02", "salesdb"):
+                raw["properties"]["lastRecoveryPoint"] = "2026-11-25T04:30:00Z"
+    jobs = world["value"] + [sql_log_job(7, datetime(2026, 11, 25, 4, 0, tzinfo=UTC), status="Completed")]
+    clock.now = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    report = poll_jobs(
+        services(table, tmp_path, clock, source=SampleJobSource(jobs, protected_items=items, policies=world["policies"]))
+    )
+    recovered = [s for s in subjects(tmp_path) if s.startswith("[Backup recovered]")]
+    assert report.recovered == 1
+    assert len(recovered) == 1 and recovered[0].startswith("[Backup recovered] vm-app-02: UserErrorGuestAgentStatusUnavailable")
