@@ -15,7 +15,6 @@ import logging
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -26,8 +25,6 @@ from backup_events.normalise import normalise_job
 from backup_events.service import RunReport
 
 DEMO_STATE = Path(".demo")
-DEMO_NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
-"""The sample world's clock: the bundled jobs and recovery points are dated around it."""
 
 
 class _Addressing(TypedDict):
@@ -41,22 +38,6 @@ EXAMPLE_ADDRESSING = _Addressing(
 )
 
 
-def demo_settings(table_connection_string: str, outbox: Path) -> dict[str, str]:
-    """The embedded local defaults the demo runs on."""
-    return {
-        "BACKUP_JOBS_SOURCE": "sample",
-        "BACKUP_TABLE_CONNECTION_STRING": table_connection_string,
-        "BACKUP_TABLE_NAME": "backupevents",
-        "BACKUP_MAILER": "outbox",
-        "BACKUP_OUTBOX_DIR": str(outbox),
-        "BACKUP_MAIL_SENDER": "backup-events@example.com",
-        "BACKUP_MAIL_RECIPIENTS": "oncall@example.com",
-        # One email per sample failure, so each kind of email can be seen (production default: digest above 5).
-        "BACKUP_DIGEST_THRESHOLD": "50",
-        "BACKUP_EMAILS_PER_RUN": "50",
-    }
-
-
 def print_report(report: RunReport, title: str) -> None:
     """The short summary table."""
     width = max(len(name) for name, _ in report.rows())
@@ -68,24 +49,36 @@ def print_report(report: RunReport, title: str) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from backup_events import bootstrap, local_azurite, service  # noqa: PLC0415
-    from backup_events.settings import Settings  # noqa: PLC0415
+    from backup_events import demo  # noqa: PLC0415
 
-    state: Path = args.state
-    if args.reset and state.exists():
-        import shutil  # noqa: PLC0415
-
-        shutil.rmtree(state)
     outbox: Path = args.outbox
-    with local_azurite.running(state / "azurite") as connection:
-        settings = Settings.from_environ(demo_settings(connection, outbox))
-        report = service.poll_jobs(bootstrap.build(settings, clock=lambda: DEMO_NOW))
+    if args.story:
+        steps = demo.story(args.state / "story", outbox, show=print_step)
+        total = sum(r.emails_sent for _, r in steps)
+        jobs = sum(r.opened + r.repeats for _, r in steps)
+        print(f"\n{total} emails in {outbox}/ for {jobs} failed jobs and 1 missed backup, over two days.")
+        return 0
+    report = demo.run(args.state, outbox, reset=args.reset)
     print_report(report, f"backup-events demo: sample jobs -> Azurite ledger -> {outbox}/")
     if report.emails_sent:
         print(f"\nOpen {outbox}/*.eml in a mail client, or {outbox}/*.html in a browser.")
     elif report.duplicates:
-        print("\nEvery failure was told already (run with --reset to start over).")
+        print("\nEvery failure was told already (run with --reset to start over, or --story for two days in a minute).")
     return 0 if not report.problems else 1
+
+
+def print_step(title: str, report: RunReport) -> None:
+    """One line of the story: what the poll saw and which emails it wrote."""
+    kinds = [
+        f"{report.emails_sent - report.reminders_sent - report.recovery_emails - report.digests} opened",
+        f"{report.reminders_sent} reminders",
+        f"{report.recovery_emails} recovered",
+        f"{report.digests} digests",
+    ]
+    print(
+        f"{title}\n    failures {report.failures}, new incidents {report.opened}, repeats {report.repeats}, "
+        f"missed {report.missed} -> emails {report.emails_sent} ({', '.join(kinds)})"
+    )
 
 
 def _load_json(path: str) -> Any:
@@ -216,6 +209,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--outbox", type=Path, default=Path("outbox"), help="where emails are written (default ./outbox)")
     demo.add_argument("--state", type=Path, default=DEMO_STATE, help="where the demo keeps Azurite's data")
     demo.add_argument("--reset", action="store_true", help="forget what earlier demo runs told")
+    demo.add_argument("--story", action="store_true", help="two days in a minute: repeats, reminders, recovery, a digest")
     demo.set_defaults(run=run_demo)
     explain = commands.add_parser("explain", help="print the email a job would produce; sends nothing")
     explain.add_argument("path", help="a JobResource JSON file, as the jobs API GET returns it")

@@ -217,3 +217,14 @@ def test_test_email_with_a_wrong_key_fails_clearly(
         code, _, err = run(capsys, "test-email", "--settings", str(path))
         assert code == 2 and "401" in err and "d3Jvbmc" not in err
         assert acs.delivered == []
+
+
+def test_demo_story_opens_repeats_reminds_recovers_and_digests(tmp_path: Path) -> None:
+    from backup_events import demo
+
+    steps = demo.story(tmp_path / "state", tmp_path / "outbox", show=lambda title, report: None)
+    emails = [(r.emails_sent, r.reminders_sent, r.recovery_emails, r.digests) for _, r in steps]
+    assert emails == [(11, 0, 0, 0), (0, 0, 0, 0), (1, 0, 0, 1), (11, 11, 0, 0), (1, 0, 1, 0)]
+    assert [r.repeats for _, r in steps][1] == 1
+    assert steps[0][1].missed == 1
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 24
