@@ -1,41 +1,46 @@
 """Azure Functions entry points: each trigger parses its input and hands it to one backup_events function.
 
-Only ``azure.functions`` is imported here; the SDKs load on first use (cold start).
+Only ``azure.functions`` is imported at module level. The package (and through it the Azure SDKs) loads on a
+function's first call: indexing stays fast on a cold instance, and a broken import or setting shows up as that
+invocation's error instead of "0 functions found".
 """
 
 import logging
 
 import azure.functions as func
 
-from backup_events import bootstrap, relay, service
-
 app = func.FunctionApp()
 
 
 @app.timer_trigger(arg_name="timer", schedule="%BACKUP_POLL_SCHEDULE%", run_on_startup=False, use_monitor=True)
 def poll_backup_jobs(timer: func.TimerRequest) -> None:
-    """Every few minutes: tell each failed job of every watched vault, once."""
+    """Every few minutes: record every watched vault's failed jobs into incidents and send what is owed."""
+    from backup_events import bootstrap, service
+
     service.on_timer(bootstrap.services(), past_due=timer.past_due)
 
 
 @app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def relay_backup_alert(req: func.HttpRequest) -> func.HttpResponse:
     """The action group's webhook: check a built-in Backup alert and publish it to the Event Grid topic."""
+    from backup_events import bootstrap, relay
+
     answer = relay.relay_alert(bootstrap.relay_publisher(), req.get_body())
     return func.HttpResponse(answer.message, status_code=answer.status, mimetype="text/plain")
 
 
 @app.event_grid_trigger(arg_name="event")
 def on_backup_alert(event: func.EventGridEvent) -> None:
-    """A relayed alert: tell its job once, enriched from the jobs API.
+    """A relayed alert: record its job once, enriched from the jobs API, and send what its incident is owed.
 
     The annotation must be one type; the host hands a ``func.CloudEvent`` when the topic speaks CloudEvents 1.0.
     """
+    from backup_events import bootstrap, service
+
     event_type = event.type if isinstance(event, func.CloudEvent) else event.event_type
     try:
         data = event.get_json()
     except ValueError:
         data = None  # not JSON: the service rejects it with the reason, and the event is acknowledged
-    envelope = service.EventEnvelope(id=event.id, type=event_type, data=data)
-    outcome = service.handle_alert_event(bootstrap.services(), envelope)
+    outcome = service.handle_alert_event(bootstrap.services(), service.EventEnvelope(id=event.id, type=event_type, data=data))
     logging.getLogger(__name__).info("Event %s: %s", event.id, outcome)
