@@ -62,3 +62,11 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     command = re.search(r"```sh\n(.+?)\n```", section, re.S)
     assert command is not None
     assert command.group(1).strip() in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_readme_settings_table_lists_every_setting() -> None:
+    from backup_events.settings import NAMES
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    assert [name for name in NAMES if f"| `{name}` |" not in table] == []

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from backup_events.routing import parse_routes, recipients_for
 
-PROD = "/subscriptions/3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10/resourceGroups/RG-SQL/providers/Microsoft.RecoveryServices/vaults/rsv-prod"
-OTHER = "/subscriptions/8e4d2a17-0c9b-4f3e-a1d6-2b5c7e9f0a34/resourceGroups/rg-web/providers/Microsoft.RecoveryServices/vaults/rsv-web"
+SUB_A, SUB_B = "3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10", "8e4d2a17-0c9b-4f3e-a1d6-2b5c7e9f0a34"
+PROD = f"/subscriptions/{SUB_A}/resourceGroups/RG-SQL/providers/Microsoft.RecoveryServices/vaults/rsv-prod"
+OTHER = f"/subscriptions/{SUB_B}/resourceGroups/rg-web/providers/Microsoft.RecoveryServices/vaults/rsv-web"
 DEFAULT = ("oncall@contoso.com",)
 
 
 def test_matching_rules_add_their_addresses_once_each() -> None:
     routes, problems = parse_routes(
-        "rg:rg-sql=dba@contoso.com ; vault:RSV-PROD=ops@contoso.com,dba@contoso.com; sub:8e4d2a17-0c9b-4f3e-a1d6-2b5c7e9f0a34=web@contoso.com"
+        f"rg:rg-sql=dba@contoso.com ; vault:RSV-PROD=ops@contoso.com,dba@contoso.com; sub:{SUB_B}=web@contoso.com"
     )
     assert problems == []
     assert recipients_for(PROD, routes, DEFAULT) == ("dba@contoso.com", "ops@contoso.com")
