@@ -75,3 +75,24 @@ def table(azurite: str, table_name: str) -> Any:
     yield client
     client.delete_table()
     client.close()
+
+
+@pytest.fixture
+def app_settings(azurite: str, table_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """App settings for the function app on local parts (sample jobs, Azurite, outbox); yields the outbox."""
+    from backup_events import bootstrap
+
+    bootstrap.services.cache_clear()
+    bootstrap.relay_publisher.cache_clear()
+    for name, value in {
+        "BACKUP_JOBS_SOURCE": "sample",
+        "BACKUP_TABLE_CONNECTION_STRING": azurite,
+        "BACKUP_TABLE_NAME": table_name,
+        "BACKUP_MAILER": "outbox",
+        "BACKUP_OUTBOX_DIR": str(tmp_path),
+        "BACKUP_MAIL_RECIPIENTS": "oncall@example.com",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield tmp_path
+    bootstrap.services.cache_clear()
+    bootstrap.relay_publisher.cache_clear()

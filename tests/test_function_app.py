@@ -27,18 +27,8 @@ def test_timer_is_indexed_with_the_schedule_from_an_app_setting() -> None:
     assert timer["runOnStartup"] is False
 
 
-def test_timer_tells_the_sample_failures_into_the_outbox(
-    azurite: str, table_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in {
-        "BACKUP_JOBS_SOURCE": "sample",
-        "BACKUP_TABLE_CONNECTION_STRING": azurite,
-        "BACKUP_TABLE_NAME": table_name,
-        "BACKUP_MAILER": "outbox",
-        "BACKUP_OUTBOX_DIR": str(tmp_path),
-        "BACKUP_MAIL_RECIPIENTS": "oncall@example.com",
-    }.items():
-        monkeypatch.setenv(name, value)
+def test_timer_tells_the_sample_failures_into_the_outbox(app_settings: Path) -> None:
+    tmp_path = app_settings
     function_app.poll_backup_jobs(TimerRequest(past_due=True))
     written = len(list(tmp_path.glob("*.eml")))
     assert written > 0

@@ -15,7 +15,7 @@ import pytest
 from azure.core.credentials import AccessToken
 
 import function_app
-from backup_events import bootstrap, relay, service
+from backup_events import relay, service
 from backup_events.adapters.eventgrid_publisher import EventGridPublisher
 from backup_events.adapters.outbox_mailer import OutboxMailer
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
@@ -169,24 +169,6 @@ def test_relay_with_a_wrong_token_is_refused_by_the_topic() -> None:
 
 
 # --- the decorated functions, called with real azure.functions objects ---------------------------------
-
-
-@pytest.fixture
-def app_settings(azurite: str, table_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bootstrap.services.cache_clear()
-    bootstrap.relay_publisher.cache_clear()
-    for name, value in {
-        "BACKUP_JOBS_SOURCE": "sample",
-        "BACKUP_TABLE_CONNECTION_STRING": azurite,
-        "BACKUP_TABLE_NAME": table_name,
-        "BACKUP_MAILER": "outbox",
-        "BACKUP_OUTBOX_DIR": str(tmp_path),
-        "BACKUP_MAIL_RECIPIENTS": "oncall@example.com",
-    }.items():
-        monkeypatch.setenv(name, value)
-    yield tmp_path
-    bootstrap.services.cache_clear()
-    bootstrap.relay_publisher.cache_clear()
 
 
 def http_request(body: bytes) -> func.HttpRequest:
