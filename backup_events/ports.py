@@ -91,6 +91,10 @@ class IncidentStore(Protocol):
         """One incident by key."""
         ...
 
+    def recorded_jobs(self, vault_id: str) -> set[str]:
+        """Keys of the vault's jobs recorded before (one query per vault and run)."""
+        ...
+
     def incident_of_job(self, job_key: str) -> str | None:
         """The key of the incident a recorded job was counted into."""
         ...
@@ -108,7 +112,7 @@ class IncidentStore(Protocol):
         ...
 
     def incidents_owing_email(self) -> list[Incident]:
-        """Open incidents and those with an unsent email (the caller decides which email is due)."""
+        """Open incidents and those with an unsent email, without their stored email (``incident`` has it)."""
         ...
 
     def claim_email(self, incident: Incident, kind: str) -> Incident | None:

@@ -127,6 +127,7 @@ def record(
     detailed: bool = False,
     extra_codes: tuple[str, ...] = (),
     items: Mapping[str, ProtectedItem] | None = None,
+    recorded: set[str] | None = None,
 ) -> str | None:
     """Count one failed job into its incident; returns the incident's key (None for a job seen before).
 
@@ -134,7 +135,7 @@ def record(
     deserves is rendered now, while the job is at hand, and kept with the incident until it is sent.
     """
     key = decide.ledger_key(job)
-    if services.ledger.is_told(key):
+    if key in recorded if recorded is not None else services.ledger.is_told(key):
         report.duplicates += 1
         return None
     job = job if detailed else details_or_summary(services, job)
@@ -178,7 +179,11 @@ def record(
 
 
 def handle_job(
-    services: Services, raw: Mapping[str, Any], report: RunReport, items: Mapping[str, ProtectedItem] | None = None
+    services: Services,
+    raw: Mapping[str, Any],
+    report: RunReport,
+    items: Mapping[str, ProtectedItem] | None = None,
+    recorded: set[str] | None = None,
 ) -> None:
     """Normalise, decide and record one job from a listing."""
     report.jobs_seen += 1
@@ -192,7 +197,7 @@ def handle_job(
         log.debug("No email for %s: %s", job.job_name, decision.reason)
         return
     report.failures += 1
-    record(services, job, report, items=items)
+    record(services, job, report, items=items, recorded=recorded)
 
 
 def close_recovered(services: Services, vault_id: str, since: datetime, until: datetime, report: RunReport) -> None:
@@ -221,6 +226,8 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
     """The email of one kind for one incident; the key changes with every reopening and reminder."""
     key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
     if kind == OPENED:
+        if not incident.subject:  # listed without its stored email: read it
+            incident = services.incidents.incident(incident.key) or incident
         return EmailMessage(
             key=key,
             subject=incident.subject,
@@ -397,9 +404,10 @@ def poll_vault(services: Services, vault_id: str, since: datetime, until: dateti
     try:
         jobs = list(services.source.jobs(vault_id, since=since, until=until))
         items = protected_items(services, vault_id) if jobs or services.missed_grace is not None else {}
+        recorded = services.incidents.recorded_jobs(vault_id) if jobs else set()
         for raw in jobs:
             try:
-                handle_job(services, raw, report, items)
+                handle_job(services, raw, report, items, recorded)
             except Exception as exc:  # one bad job never stops the run; it is retried next run
                 log.exception("Job %s could not be handled", raw.get("id"))
                 report.problems.append(f"job {raw.get('id')}: {type(exc).__name__}: {exc}")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -171,10 +173,11 @@ _INCIDENT_FIELDS = {
     "closed_at": "closedAt",
     "last_job": "lastJob",
     "operation": "operation",
-    "subject": "subject",
-    "text": "text",
-    "html": "html",
 }
+_MAIL_COLUMN = "mail"
+_EMAIL_COLUMNS = ("openedEmail", "reminderState", "recoveryEmail", "remindersSent", "claimedAt", "emailedAt")
+# Everything but the stored email: what deciding which emails are owed needs.
+_SUMMARY_COLUMNS = ["PartitionKey", "RowKey", "ledgerKey", *_INCIDENT_FIELDS.values()]
 _MAX_TEXT = 30_000  # a string property holds 64 KiB (32K UTF-16 characters)
 
 
@@ -187,6 +190,11 @@ def incident_entity(incident: Incident) -> dict[str, Any]:
         if value is not None:
             entity[column] = value[:_MAX_TEXT] if isinstance(value, str) else value
     entity["itemKey"] = item_key(incident.vault_id, incident.item)
+    if incident.subject:
+        # The opening email, rendered while the job was at hand; compressed (HTML shrinks about 6x), since a
+        # property holds 64 KiB and every byte is written once per incident.
+        mail = {"subject": incident.subject, "text": incident.text, "html": incident.html}
+        entity[_MAIL_COLUMN] = zlib.compress(json.dumps(mail).encode(), 6)
     return entity
 
 
@@ -194,7 +202,16 @@ def incident_of(entity: Any) -> Incident:
     """A table row back as an incident, with its ETag."""
     values = {attribute: entity.get(column) for attribute, column in _INCIDENT_FIELDS.items()}
     values = {k: v for k, v in values.items() if v is not None}
+    if entity.get(_MAIL_COLUMN):
+        values.update(json.loads(zlib.decompress(entity[_MAIL_COLUMN])))
     return Incident(key=entity["ledgerKey"], etag=entity.metadata["etag"], **values)
+
+
+def _email_patch(incident: Incident) -> dict[str, Any]:
+    """Only the email-state columns of an incident (None clears a column), for MERGE updates."""
+    entity = incident_entity(replace(incident, subject=""))
+    patch = {k: entity.get(k) for k in _EMAIL_COLUMNS}
+    return {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"], **patch}
 
 
 class IncidentsBusyError(RuntimeError):
@@ -239,8 +256,10 @@ class TableIncidents(TableLedger):
             "claimedAt": self._clock(),
             "incident": incident.key[:1000],
         }
-        for _ in range(10):
-            existing = self.incident(incident.key)
+        existing: Incident | None = None
+        for attempt in range(10):
+            # First try: assume a new incident (one transaction, no read); after a conflict, read and update.
+            existing = self.incident(incident.key) if attempt else None
             operation: tuple[Any, ...]
             if existing is None:
                 outcome, operation = Recorded.OPENED, ("create", incident_entity(incident))
@@ -303,9 +322,19 @@ class TableIncidents(TableLedger):
         self._ensure_table()
         rows = self._table.query_entities(
             "kind eq 'incident' and (state eq 'open' or openedEmail ne 'sent' or recoveryEmail eq 'pending' "
-            "or recoveryEmail eq 'sending')"
+            "or recoveryEmail eq 'sending')",
+            select=_SUMMARY_COLUMNS,
         )
         return [incident_of(row) for row in rows]
+
+    def recorded_jobs(self, vault_id: str) -> set[str]:
+        """Keys of the vault's jobs recorded before: one query instead of one look-up per job."""
+        self._ensure_table()
+        partition, _ = table_keys(f"{vault_id.rstrip('/').casefold()}|x")
+        rows = self._table.query_entities(
+            "PartitionKey eq @p and kind eq 'job'", parameters={"p": partition}, select=["ledgerKey"]
+        )
+        return {str(row["ledgerKey"]) for row in rows}
 
     def claim_email(self, incident: Incident, kind: str) -> Incident | None:
         from azure.core import MatchConditions  # noqa: PLC0415
@@ -315,10 +344,7 @@ class TableIncidents(TableLedger):
         claimed = claimed_email(incident, kind, self._clock())
         try:
             etag = self._table.update_entity(
-                incident_entity(claimed),
-                mode=UpdateMode.REPLACE,
-                etag=incident.etag,
-                match_condition=MatchConditions.IfNotModified,
+                _email_patch(claimed), mode=UpdateMode.MERGE, etag=incident.etag, match_condition=MatchConditions.IfNotModified
             )["etag"]
         except ResourceModifiedError:
             return None
@@ -336,10 +362,7 @@ class TableIncidents(TableLedger):
         from azure.core.exceptions import ResourceModifiedError  # noqa: PLC0415
         from azure.data.tables import UpdateMode  # noqa: PLC0415
 
-        email_columns = ("openedEmail", "reminderState", "recoveryEmail", "remindersSent", "claimedAt", "emailedAt")
-        patch = {k: v for k, v in incident_entity(settled).items() if k in email_columns or k in ("PartitionKey", "RowKey")}
-        if settled.claimed_at is None:
-            patch["claimedAt"] = None
+        patch = _email_patch(settled)
         try:
             self._table.update_entity(
                 patch, mode=UpdateMode.MERGE, etag=claimed.etag, match_condition=MatchConditions.IfNotModified
