@@ -168,3 +168,9 @@ def sent(incident: Incident, kind: str) -> Incident:
 def released(incident: Incident, kind: str) -> Incident:
     """Sending ``kind`` failed: it is owed again."""
     return _with_email_state(incident, kind, NONE if kind == REMINDER else PENDING, None)
+
+
+def was_sending(incident: Incident, kind: str) -> bool:
+    """An instance claimed ``kind`` and never settled it: it may have been sent already."""
+    state = {OPENED: incident.opened_email, REMINDER: incident.reminder_state, RECOVERED: incident.recovery_email}[kind]
+    return state == SENDING

@@ -75,6 +75,10 @@ class Mailer(Protocol):
         """Deliver ``message``; return the service's id for it. Raises ``DeliveryError``."""
         ...
 
+    def delivered(self, message: EmailMessage) -> bool | None:
+        """Whether the service already has ``message`` (same key); None when it can't tell."""
+        ...
+
 
 class Publisher(Protocol):
     """Publishes an event to the Event Grid custom topic (the alert relay's only job)."""

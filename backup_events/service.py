@@ -18,7 +18,18 @@ from backup_events import decide, render
 from backup_events.alerts import BackupAlert, error_code, job_from_alert, parse_alert
 from backup_events.errors import DeliveryError, MalformedInputError, RunFailedError, SourceError
 from backup_events.exposure import MISSED_CODE, ProtectedItem, backup_interval, missed_backup, missed_key, protected_item_of
-from backup_events.incidents import OPENED, RECOVERED, REMINDER, Incident, Policy, Recorded, emails_due, incident_key, item_key
+from backup_events.incidents import (
+    OPENED,
+    RECOVERED,
+    REMINDER,
+    Incident,
+    Policy,
+    Recorded,
+    emails_due,
+    incident_key,
+    item_key,
+    was_sending,
+)
 from backup_events.model import BackupJob, EmailMessage
 from backup_events.normalise import normalise_job
 from backup_events.ports import IncidentStore, JobSource, Ledger, Mailer
@@ -269,7 +280,13 @@ def send_one(services: Services, incident: Incident, kind: str, report: RunRepor
     claimed = services.incidents.claim_email(incident, kind)
     if claimed is None:
         return  # another instance is sending it
-    if send(services, message_for(services, claimed, kind), report):
+    message = message_for(services, claimed, kind)
+    if was_sending(incident, kind) and services.mailer.delivered(message):
+        # An instance sent this and died before recording it: record it now instead of sending it twice.
+        log.warning("Email %r was sent by an instance that stopped before recording it", message.subject)
+        services.incidents.email_sent(claimed, kind)
+        return
+    if send(services, message, report):
         services.incidents.email_sent(claimed, kind)
         report.reminders_sent += kind == REMINDER
         report.recovery_emails += kind == RECOVERED

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 OPERATION_ID_NAMESPACE = uuid.UUID("6f0b7a4e-3c8d-5e21-9a47-b1d2c3e4f5a6")
 """Namespace of the uuid5 operation ids; fixed forever, or resends would get new ids."""
 _FAILED_STATUSES = frozenset({"failed", "canceled", "cancelled"})
+API_VERSION = "2025-09-01"
+"""Pinned, so the status look-up below speaks the same version as the sends."""
 
 
 def operation_id_for(message: EmailMessage) -> str:
@@ -163,6 +165,7 @@ class AcsMailer:
 
     def _build_client(self, connection_string: str | None) -> EmailClient:
         kwargs: dict[str, Any] = {
+            "api_version": API_VERSION,
             "connection_verify": self._verify,
             "retry_policy": _NoThrottleWaitRetryPolicy(
                 retry_total=self._max_retries,
@@ -200,6 +203,29 @@ class AcsMailer:
         if message.headers:
             body["headers"] = dict(message.headers)
         return body
+
+    def delivered(self, message: EmailMessage) -> bool | None:
+        """Has ACS already taken ``message`` (its operation id derives from the message key)?
+
+        True when the operation exists and did not fail, False when ACS does not know it, None when it can't
+        tell (then the caller sends: a repeat beats a loss). Used before re-sending a claim an instance left
+        half-done, so a crash between sending and recording does not mean a second email.
+        """
+        from azure.core.rest import HttpRequest  # noqa: PLC0415
+
+        operation_id = operation_id_for(message)
+        request = HttpRequest("GET", f"{{endpoint}}/emails/operations/{operation_id}", params={"api-version": API_VERSION})
+        try:
+            response = self._client.send_request(request)
+        except AzureError as exc:
+            log.warning("Could not ask ACS about email %s: %s", operation_id, _error_text(exc))
+            return None
+        if response.status_code == 404:
+            return False
+        if response.status_code != 200:
+            return None
+        status = str(response.json().get("status", "")).lower()
+        return status not in _FAILED_STATUSES
 
     def send(self, message: EmailMessage) -> str:
         """Hand ``message`` to ACS; return its operation id. Raises ``DeliveryError`` (see the module docs)."""

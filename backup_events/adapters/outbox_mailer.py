@@ -46,6 +46,10 @@ class OutboxMailer:
         self.folder = folder
         self._clock = clock
 
+    def delivered(self, message: EmailMessage) -> bool | None:
+        """Was this message written already (its file name derives from its key)?"""
+        return (self.folder / f"{file_stem(message)}.eml").exists()
+
     def send(self, message: EmailMessage) -> str:
         stem = file_stem(message)
         try:

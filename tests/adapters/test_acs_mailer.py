@@ -193,3 +193,12 @@ def test_a_malformed_connection_string_is_a_configuration_error_that_does_not_qu
 
     assert "SUPERSECRETKEY" not in str(caught.value)
     assert caught.value.__cause__ is None
+
+
+def test_delivered_asks_acs_by_the_message_key(acs: AcsEmailStandIn, make_mailer: MailerFactory) -> None:
+    mailer = make_mailer(acs)
+    sent = make_message("vault-1|delivered-check")
+    assert mailer.delivered(sent) is False
+    mailer.send(sent)
+    assert mailer.delivered(sent) is True
+    assert mailer.delivered(make_message("vault-1|another")) is False

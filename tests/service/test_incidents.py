@@ -249,3 +249,25 @@ def test_a_newer_recovery_point_closes_a_vm_incident_but_a_log_backup_does_not_c
     recovered = [s for s in subjects(tmp_path) if s.startswith("[Backup recovered]")]
     assert report.recovered == 1
     assert len(recovered) == 1 and recovered[0].startswith("[Backup recovered] vm-app-02: UserErrorGuestAgentStatusUnavailable")
+
+
+def test_an_email_sent_by_an_instance_that_died_before_recording_it_is_not_sent_again(
+    table: Any, tmp_path: Path, clock: Clock
+) -> None:
+    from dataclasses import replace
+
+    from backup_events.service import RunReport, message_for, notify
+
+    clock.now = START + timedelta(hours=1)
+    svc = services(table, tmp_path, clock, source=SampleJobSource([sql_log_job(0, START)]))
+    poll_jobs(replace(svc, policy=Policy(emails_per_run=0)))  # recorded; its email owed, none sent yet
+    (owed,) = svc.incidents.incidents_owing_email()
+    # An instance claims the email, sends it, and dies before the ledger hears back.
+    claimed = svc.incidents.claim_email(owed, "opened")
+    assert claimed is not None
+    svc.mailer.send(message_for(svc, claimed, "opened"))
+    clock.advance(minutes=16)  # past the claim's lease: another instance takes it over
+    report = RunReport()
+    notify(svc, report)
+    assert (report.emails_sent, len(emails_in(tmp_path))) == (0, 1)
+    assert svc.incidents.incidents_owing_email()[0].opened_email == "sent"

@@ -33,6 +33,9 @@ class FlakyMailer:
         self.inner, self.failures, self.retry_after = inner, failures, retry_after
         self.attempts = 0
 
+    def delivered(self, message: EmailMessage) -> bool | None:
+        return self.inner.delivered(message)
+
     def send(self, message: EmailMessage) -> str:
         self.attempts += 1
         if self.attempts <= self.failures:
