@@ -7,9 +7,10 @@ or an event is inert there.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backup_events.alerts import BackupAlert
 from backup_events.exposure import ProtectedItem
@@ -19,6 +20,7 @@ from backup_events.model import BackupJob, Diagnosis, EmailMessage, Phase, Sever
 if TYPE_CHECKING:
     import jinja2
 
+_BACKTICKED = re.compile(r"`([^`<>]+)`")
 _SEVERITY_WORDS = {
     Severity.USER: "Needs a fix on your side",
     Severity.SERVICE: "Azure-side problem: open a support case if it repeats",
@@ -122,7 +124,7 @@ def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good
 def _environment() -> jinja2.Environment:
     import jinja2  # noqa: PLC0415 - imported on first render, not on cold start
 
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader("backup_events", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
         undefined=jinja2.StrictUndefined,
@@ -130,6 +132,16 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    environment.filters["code_spans"] = _code_spans
+    return environment
+
+
+def _code_spans(text: str) -> Any:
+    """Catalog text marks commands and service names with backticks; in HTML they become <code>, after escaping."""
+    from markupsafe import Markup, escape  # noqa: PLC0415 - comes with Jinja2
+
+    code = r'<code style="font-family:Consolas,Menlo,monospace;background:#f4f5f7;">\1</code>'
+    return Markup(_BACKTICKED.sub(code, str(escape(text))))
 
 
 def subject_of(facts: Facts) -> str:

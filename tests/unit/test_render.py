@@ -108,3 +108,12 @@ def test_html_is_mail_client_friendly() -> None:
     assert "<script" not in html and "<style" not in html and "<link" not in html
     assert not re.search(r"<img[^>]+src=\"https?:", html)
     assert 'style="' in html
+
+
+def test_backticked_names_in_catalog_text_become_code_after_escaping() -> None:
+    from backup_events.render import _code_spans
+
+    assert str(_code_spans("restart `RdAgent` now")) == (
+        'restart <code style="font-family:Consolas,Menlo,monospace;background:#f4f5f7;">RdAgent</code> now'
+    )
+    assert "<script>" not in str(_code_spans("`<script>alert(1)</script>`"))
