@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
+import zlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -51,9 +53,7 @@ class Incident:
     closed_at: datetime | None = None
     last_job: str = ""
     operation: str = ""
-    subject: str = ""
-    text: str = ""
-    html: str = ""
+    mail: bytes = b""  # the opening email, packed (see ``pack_mail``)
     etag: str = ""
 
     @property
@@ -74,6 +74,21 @@ class Policy:
     digest_threshold: int = 5
     emails_per_run: int = 20
     lease: timedelta = timedelta(minutes=15)
+
+
+def pack_mail(subject: str, text: str, html: str) -> bytes:
+    """The opening email, rendered while the job is at hand and kept with the incident until it is sent.
+
+    Compressed: HTML shrinks about sixfold, a table property holds 64 KiB, and thousands of incidents are listed
+    at once when a storm is told.
+    """
+    return zlib.compress(json.dumps({"subject": subject, "text": text, "html": html}).encode(), 6)
+
+
+def unpack_mail(mail: bytes) -> tuple[str, str, str]:
+    """(subject, text, html) of a packed email."""
+    fields = json.loads(zlib.decompress(mail))
+    return str(fields["subject"]), str(fields["text"]), str(fields["html"])
 
 
 def item_key(vault_id: str, item: str) -> str:

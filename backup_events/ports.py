@@ -116,7 +116,7 @@ class IncidentStore(Protocol):
         ...
 
     def incidents_owing_email(self) -> list[Incident]:
-        """Open incidents and those with an unsent email, without their stored email (``incident`` has it)."""
+        """Open incidents and those with an unsent email (the caller decides which email is due)."""
         ...
 
     def claim_email(self, incident: Incident, kind: str) -> Incident | None:

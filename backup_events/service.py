@@ -28,6 +28,8 @@ from backup_events.incidents import (
     emails_due,
     incident_key,
     item_key,
+    pack_mail,
+    unpack_mail,
     was_sending,
 )
 from backup_events.model import BackupJob, EmailMessage
@@ -177,7 +179,7 @@ def record(
         portal_url=services.portal_url,
         last_good=protected.last_recovery_point if protected else None,
     )
-    incident = replace(incident, subject=message.subject, text=message.text, html=message.html)
+    incident = replace(incident, mail=pack_mail(message.subject, message.text, message.html))
     outcome = services.incidents.record_failure(key, incident)
     if outcome is Recorded.DUPLICATE:
         report.duplicates += 1
@@ -237,13 +239,12 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
     """The email of one kind for one incident; the key changes with every reopening and reminder."""
     key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
     if kind == OPENED:
-        if not incident.subject:  # listed without its stored email: read it
-            incident = services.incidents.incident(incident.key) or incident
+        subject, text, html = unpack_mail(incident.mail)
         return EmailMessage(
             key=key,
-            subject=incident.subject,
-            text=incident.text,
-            html=incident.html,
+            subject=subject,
+            text=text,
+            html=html,
             sender=services.sender,
             recipients=services.recipients_for(incident.vault_id),
             headers={"X-Backup-Events-Key": key},
@@ -409,7 +410,7 @@ def record_missed(services: Services, item: ProtectedItem, interval: timedelta, 
         recipients=services.recipients,
         portal_url=services.portal_url,
     )
-    incident = replace(incident, subject=message.subject, text=message.text, html=message.html)
+    incident = replace(incident, mail=pack_mail(message.subject, message.text, message.html))
     if services.incidents.record_failure(job_key, incident) is Recorded.OPENED:
         report.missed += 1
         log.info("Missed backup: %s in %s has no recovery point since %s", item.item, vault_name, item.last_recovery_point)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import re
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -173,11 +171,9 @@ _INCIDENT_FIELDS = {
     "closed_at": "closedAt",
     "last_job": "lastJob",
     "operation": "operation",
+    "mail": "mail",
 }
-_MAIL_COLUMN = "mail"
 _EMAIL_COLUMNS = ("openedEmail", "reminderState", "recoveryEmail", "remindersSent", "claimedAt", "emailedAt")
-# Everything but the stored email: what deciding which emails are owed needs.
-_SUMMARY_COLUMNS = ["PartitionKey", "RowKey", "ledgerKey", *_INCIDENT_FIELDS.values()]
 _MAX_TEXT = 30_000  # a string property holds 64 KiB (32K UTF-16 characters)
 
 
@@ -190,11 +186,6 @@ def incident_entity(incident: Incident) -> dict[str, Any]:
         if value is not None:
             entity[column] = value[:_MAX_TEXT] if isinstance(value, str) else value
     entity["itemKey"] = item_key(incident.vault_id, incident.item)
-    if incident.subject:
-        # The opening email, rendered while the job was at hand; compressed (HTML shrinks about 6x), since a
-        # property holds 64 KiB and every byte is written once per incident.
-        mail = {"subject": incident.subject, "text": incident.text, "html": incident.html}
-        entity[_MAIL_COLUMN] = zlib.compress(json.dumps(mail).encode(), 6)
     return entity
 
 
@@ -202,14 +193,12 @@ def incident_of(entity: Any) -> Incident:
     """A table row back as an incident, with its ETag."""
     values = {attribute: entity.get(column) for attribute, column in _INCIDENT_FIELDS.items()}
     values = {k: v for k, v in values.items() if v is not None}
-    if entity.get(_MAIL_COLUMN):
-        values.update(json.loads(zlib.decompress(entity[_MAIL_COLUMN])))
     return Incident(key=entity["ledgerKey"], etag=entity.metadata["etag"], **values)
 
 
 def _email_patch(incident: Incident) -> dict[str, Any]:
     """Only the email-state columns of an incident (None clears a column), for MERGE updates."""
-    entity = incident_entity(replace(incident, subject=""))
+    entity = incident_entity(replace(incident, mail=b""))
     patch = {k: entity.get(k) for k in _EMAIL_COLUMNS}
     return {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"], **patch}
 
@@ -322,8 +311,7 @@ class TableIncidents(TableLedger):
         self._ensure_table()
         rows = self._table.query_entities(
             "kind eq 'incident' and (state eq 'open' or openedEmail ne 'sent' or recoveryEmail eq 'pending' "
-            "or recoveryEmail eq 'sending')",
-            select=_SUMMARY_COLUMNS,
+            "or recoveryEmail eq 'sending')"
         )
         return [incident_of(row) for row in rows]
 
