@@ -123,6 +123,14 @@ class IncidentStore(Protocol):
         """Take the right to send ``kind`` for the incident; None when another instance has it."""
         ...
 
+    def claim_emails(self, wanted: Sequence[tuple[Incident, str]]) -> list[Incident | None]:
+        """``claim_email`` for many at once, in the same order."""
+        ...
+
+    def settle_emails(self, outcomes: Sequence[tuple[Incident, str, bool]]) -> None:
+        """For each claimed incident and kind: sent (True) or owed again (False)."""
+        ...
+
     def email_sent(self, incident: Incident, kind: str) -> None:
         """Record that ``kind`` was accepted by the mail service."""
         ...

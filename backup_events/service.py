@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 SUCCESS_STATUSES = ("Completed", "CompletedWithWarnings")
 _EXPIRE_PER_RUN = 500
+_SEND_BATCH = 50  # claims held at once: settled within minutes, well inside the 15-minute lease
 
 
 @dataclass(frozen=True)
@@ -276,28 +277,32 @@ def send(services: Services, message: EmailMessage, report: RunReport) -> bool:
     return True
 
 
-def send_one(services: Services, incident: Incident, kind: str, report: RunReport) -> None:
-    """Claim, send and settle one owed email."""
-    claimed = services.incidents.claim_email(incident, kind)
-    if claimed is None:
-        return  # another instance is sending it
-    message = message_for(services, claimed, kind)
-    if was_sending(incident, kind) and services.mailer.delivered(message):
-        # An instance sent this and died before recording it: record it now instead of sending it twice.
-        log.warning("Email %r was sent by an instance that stopped before recording it", message.subject)
-        services.incidents.email_sent(claimed, kind)
-        return
-    if send(services, message, report):
-        services.incidents.email_sent(claimed, kind)
-        report.reminders_sent += kind == REMINDER
-        report.recovery_emails += kind == RECOVERED
-    else:
-        services.incidents.release_email(claimed, kind)
+def send_many(services: Services, wanted: list[tuple[Incident, str]], report: RunReport) -> None:
+    """Claim a batch of owed emails, send each, then settle them all: two storage round trips a batch."""
+    outcomes: list[tuple[Incident, str, bool]] = []
+    for (incident, kind), claimed in zip(wanted, services.incidents.claim_emails(wanted), strict=True):
+        if claimed is None:
+            continue  # another instance is sending it
+        if report.mail_paused:
+            outcomes.append((claimed, kind, False))
+            report.deferred += 1
+            continue
+        message = message_for(services, claimed, kind)
+        if was_sending(incident, kind) and services.mailer.delivered(message):
+            # An instance sent this and died before recording it: record it now instead of sending it twice.
+            log.warning("Email %r was sent by an instance that stopped before recording it", message.subject)
+            outcomes.append((claimed, kind, True))
+            continue
+        ok = send(services, message, report)
+        outcomes.append((claimed, kind, ok))
+        report.reminders_sent += ok and kind == REMINDER
+        report.recovery_emails += ok and kind == RECOVERED
+    services.incidents.settle_emails(outcomes)
 
 
 def send_digest(services: Services, incidents: list[Incident], recipients: tuple[str, ...], report: RunReport) -> None:
     """A storm of new incidents becomes one email listing every one of them."""
-    claimed = [c for i in incidents if (c := services.incidents.claim_email(i, OPENED)) is not None]
+    claimed = [c for c in services.incidents.claim_emails([(i, OPENED) for i in incidents]) if c is not None]
     if not claimed:
         return
     key = "digest|" + "|".join(sorted(i.key for i in claimed))
@@ -305,8 +310,7 @@ def send_digest(services: Services, incidents: list[Incident], recipients: tuple
         claimed, key=key, sender=services.sender, recipients=recipients, portal_url=services.portal_url
     )
     ok = send(services, message, report)
-    for incident in claimed:
-        (services.incidents.email_sent if ok else services.incidents.release_email)(incident, OPENED)
+    services.incidents.settle_emails([(incident, OPENED, ok) for incident in claimed])
     report.digests += ok
 
 
@@ -333,12 +337,11 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
             budget -= 1
         else:
             report.deferred += len(opened)
-    for incident, kind in singles:
-        if budget <= 0 or report.mail_paused:
-            report.deferred += 1
-            continue
-        send_one(services, incident, kind, report)
-        budget -= 1
+    if report.mail_paused:
+        budget = 0
+    chosen, report.deferred = singles[: max(budget, 0)], report.deferred + max(len(singles) - max(budget, 0), 0)
+    for start in range(0, len(chosen), _SEND_BATCH):
+        send_many(services, chosen[start : start + _SEND_BATCH], report)
 
 
 # --- the triggers' work ---------------------------------------------------------------------------------

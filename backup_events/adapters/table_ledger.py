@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -174,6 +174,7 @@ _INCIDENT_FIELDS = {
     "mail": "mail",
 }
 _EMAIL_COLUMNS = ("openedEmail", "reminderState", "recoveryEmail", "remindersSent", "claimedAt", "emailedAt")
+_BATCH = 100  # operations in one entity-group transaction, at most
 _MAX_TEXT = 30_000  # a string property holds 64 KiB (32K UTF-16 characters)
 
 
@@ -337,6 +338,61 @@ class TableIncidents(TableLedger):
         except ResourceModifiedError:
             return None
         return replace(claimed, etag=str(etag))
+
+    def claim_emails(self, wanted: Sequence[tuple[Incident, str]]) -> list[Incident | None]:
+        """``claim_email`` for many: one entity-group transaction per partition and 100 claims.
+
+        A transaction is all or nothing, so when one claim in it loses a race the chunk is claimed one by one,
+        which tells exactly who lost.
+        """
+        now = self._clock()
+        claims = [claimed_email(incident, kind, now) for incident, kind in wanted]
+        operations = [self._conditional_merge(claim, incident.etag) for claim, (incident, _) in zip(claims, wanted, strict=True)]
+        results: list[Incident | None] = list(claims)
+        for chunk in self._chunks(claims):
+            done = self._transact([operations[i] for i in chunk])
+            etags: list[str | None] = list(done) if done is not None else [None] * len(chunk)
+            for i, etag in zip(chunk, etags, strict=True):
+                results[i] = replace(claims[i], etag=etag) if etag else self.claim_email(*wanted[i])
+        return results
+
+    def settle_emails(self, outcomes: Sequence[tuple[Incident, str, bool]]) -> None:
+        """``email_sent`` or ``release_email`` for many claimed incidents, batched like ``claim_emails``."""
+        settled = [sent(claimed, kind) if ok else released(claimed, kind) for claimed, kind, ok in outcomes]
+        operations = [self._conditional_merge(s, claimed.etag) for s, (claimed, _, _) in zip(settled, outcomes, strict=True)]
+        for chunk in self._chunks(settled):
+            if self._transact([operations[i] for i in chunk]) is None:
+                for i in chunk:
+                    self._settle(outcomes[i][0], settled[i])
+
+    @staticmethod
+    def _conditional_merge(incident: Incident, etag: str) -> tuple[Any, ...]:
+        from azure.core import MatchConditions  # noqa: PLC0415
+        from azure.data.tables import UpdateMode  # noqa: PLC0415
+
+        options = {"mode": UpdateMode.MERGE, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+        return ("update", _email_patch(incident), options)
+
+    @staticmethod
+    def _chunks(incidents: Sequence[Incident]) -> list[list[int]]:
+        """Indexes grouped by partition, at most 100 a group (a transaction's limit); one incident once a group."""
+        groups: dict[str, list[list[int]]] = {}
+        for index, incident in enumerate(incidents):
+            chunks = groups.setdefault(table_keys(incident.key)[0], [[]])
+            if len(chunks[-1]) == _BATCH or any(incidents[i].key == incident.key for i in chunks[-1]):
+                chunks.append([])
+            chunks[-1].append(index)
+        return [chunk for chunks in groups.values() for chunk in chunks]
+
+    def _transact(self, operations: list[tuple[Any, ...]]) -> list[str] | None:
+        """Run one transaction; the new ETags, or None when any operation in it was refused."""
+        from azure.data.tables import TableTransactionError  # noqa: PLC0415
+
+        try:
+            replies = self._table.submit_transaction(operations)
+        except TableTransactionError:
+            return None
+        return [str(reply["etag"]) for reply in replies]
 
     def email_sent(self, incident: Incident, kind: str) -> None:
         self._settle(incident, sent(incident, kind))
