@@ -107,6 +107,10 @@ class IncidentStore(Protocol):
         """Count a failed job into its incident, atomically; opening the incident if none is open."""
         ...
 
+    def record_failures(self, pairs: Sequence[tuple[str, Incident]]) -> list[Recorded]:
+        """``record_failure`` for many (job key, incident) pairs of one vault, in the same order."""
+        ...
+
     def open_items(self, vault_id: str) -> set[str]:
         """Item keys of the vault that have an open incident."""
         ...

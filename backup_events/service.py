@@ -133,7 +133,7 @@ def details_or_summary(services: Services, summary: BackupJob) -> BackupJob:
         return summary
 
 
-def record(
+def prepare_failure(
     services: Services,
     job: BackupJob,
     report: RunReport,
@@ -142,8 +142,8 @@ def record(
     extra_codes: tuple[str, ...] = (),
     items: Mapping[str, ProtectedItem] | None = None,
     recorded: set[str] | None = None,
-) -> str | None:
-    """Count one failed job into its incident; returns the incident's key (None for a job seen before).
+) -> tuple[str, Incident] | None:
+    """The ledger key and incident of one failed job, ready to record; None for a job recorded before.
 
     A job from a listing (``detailed`` False) is read again in full first, for its phase. The email it
     deserves is rendered now, while the job is at hand, and kept with the incident until it is sent.
@@ -156,8 +156,19 @@ def record(
     diagnosis = services.catalog.diagnose(job.errors, extra_codes=extra_codes)
     code = render.headline_code(job, diagnosis)
     when = job.end or job.start or services.clock()
+    protected = (items or {}).get(item_key(job.vault_id, job.item_name))
+    key_of_incident = incident_key(job.vault_id, job.item_name, code)
+    message = render.render_failure(
+        job,
+        diagnosis,
+        key=key_of_incident,
+        sender=services.sender,
+        recipients=services.recipients,
+        portal_url=services.portal_url,
+        last_good=protected.last_recovery_point if protected else None,
+    )
     incident = Incident(
-        key=incident_key(job.vault_id, job.item_name, code),
+        key=key_of_incident,
         vault_id=job.vault_id,
         vault_name=job.vault_name,
         item=job.item_name,
@@ -169,27 +180,29 @@ def record(
         last_seen=when,
         last_job=job.job_name,
         operation=job.operation,
+        mail=pack_mail(message.subject, message.text, message.html),
     )
-    protected = (items or {}).get(item_key(job.vault_id, job.item_name))
-    message = render.render_failure(
-        job,
-        diagnosis,
-        key=incident.key,
-        sender=services.sender,
-        recipients=services.recipients,
-        portal_url=services.portal_url,
-        last_good=protected.last_recovery_point if protected else None,
-    )
-    incident = replace(incident, mail=pack_mail(message.subject, message.text, message.html))
-    outcome = services.incidents.record_failure(key, incident)
+    return key, incident
+
+
+def count(report: RunReport, outcome: Recorded, incident: Incident) -> None:
+    """Add one recording's outcome to the report."""
     if outcome is Recorded.DUPLICATE:
         report.duplicates += 1
     elif outcome is Recorded.REPEAT:
         report.repeats += 1
     else:
         report.opened += 1
-        log.info("Incident opened: %s on %s (%s)", code, job.item_name, job.vault_name)
-    return incident.key
+        log.info("Incident opened: %s on %s (%s)", incident.code, incident.item, incident.vault_name)
+
+
+def record(services: Services, job: BackupJob, report: RunReport, **options: Any) -> str | None:
+    """Prepare and record one failed job (the alert path); returns its incident's key, None if seen before."""
+    prepared = prepare_failure(services, job, report, **options)
+    if prepared is None:
+        return None
+    count(report, services.incidents.record_failure(*prepared), prepared[1])
+    return prepared[1].key
 
 
 def handle_job(
@@ -198,20 +211,23 @@ def handle_job(
     report: RunReport,
     items: Mapping[str, ProtectedItem] | None = None,
     recorded: set[str] | None = None,
-) -> None:
-    """Normalise, decide and record one job from a listing."""
+) -> tuple[str, Incident] | None:
+    """Normalise, decide and prepare one job from a listing."""
     report.jobs_seen += 1
     try:
         job = normalise_job(raw)
     except MalformedInputError as exc:
         report.problems.append(f"unreadable job {raw.get('id', '(no id)')}: {exc}")
-        return
+        return None
     decision = decide.decide(job)
     if not decision.tell:
         log.debug("No email for %s: %s", job.job_name, decision.reason)
-        return
+        return None
     report.failures += 1
-    record(services, job, report, items=items, recorded=recorded)
+    prepared = prepare_failure(services, job, report, items=items, recorded=recorded)
+    if prepared is not None and recorded is not None:
+        recorded.add(prepared[0])  # a listing can repeat a job across pages and statuses
+    return prepared
 
 
 def close_recovered(services: Services, vault_id: str, since: datetime, until: datetime, report: RunReport) -> None:
@@ -426,12 +442,20 @@ def poll_vault(services: Services, vault_id: str, since: datetime, until: dateti
         jobs = list(services.source.jobs(vault_id, since=since, until=until))
         items = protected_items(services, vault_id) if jobs or services.missed_grace is not None else {}
         recorded = services.incidents.recorded_jobs(vault_id) if jobs else set()
+        pending: list[tuple[str, Incident]] = []
         for raw in jobs:
             try:
-                handle_job(services, raw, report, items, recorded)
+                if prepared := handle_job(services, raw, report, items, recorded):
+                    pending.append(prepared)
             except Exception as exc:  # one bad job never stops the run; it is retried next run
                 log.exception("Job %s could not be handled", raw.get("id"))
                 report.problems.append(f"job {raw.get('id')}: {type(exc).__name__}: {exc}")
+        try:
+            for (_, incident), outcome in zip(pending, services.incidents.record_failures(pending), strict=True):
+                count(report, outcome, incident)
+        except Exception as exc:  # the ledger failed: what was not recorded is seen again, and recorded, next run
+            log.exception("Jobs of vault %s could not be recorded", vault_id)
+            report.problems.append(f"recording the jobs of vault {vault_id} stopped part-way: {type(exc).__name__}: {exc}")
         close_recovered(services, vault_id, since, until, report)
         if items:
             check_items(services, vault_id, items, until, report)

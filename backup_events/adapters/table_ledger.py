@@ -234,18 +234,7 @@ class TableIncidents(TableLedger):
         from azure.data.tables import TableTransactionError, UpdateMode  # noqa: PLC0415
 
         self._ensure_table()
-        job_partition, job_row = table_keys(job_key)
-        if job_partition != table_keys(incident.key)[0]:
-            raise ValueError("a job and its incident must share the vault's partition")
-        job_row_entity = {
-            "PartitionKey": job_partition,
-            "RowKey": job_row,
-            "kind": "job",
-            "ledgerKey": job_key[:1000],
-            "state": "recorded",
-            "claimedAt": self._clock(),
-            "incident": incident.key[:1000],
-        }
+        job_row_entity = self._job_row(job_key, incident.key)
         existing: Incident | None = None
         for attempt in range(10):
             # First try: assume a new incident (one transaction, no read); after a conflict, read and update.
@@ -271,6 +260,96 @@ class TableIncidents(TableLedger):
                 if exc.status_code not in (409, 412):
                     raise
         raise IncidentsBusyError(f"incident {incident.key} kept changing; job {job_key} left for the next run")
+
+    def _job_row(self, job_key: str, incident_key: str) -> dict[str, Any]:
+        partition, row = table_keys(job_key)
+        if partition != table_keys(incident_key)[0]:
+            raise ValueError("a job and its incident must share the vault's partition")
+        return {
+            "PartitionKey": partition,
+            "RowKey": row,
+            "kind": "job",
+            "ledgerKey": job_key[:1000],
+            "state": "recorded",
+            "claimedAt": self._clock(),
+            "incident": incident_key[:1000],
+        }
+
+    def record_failures(self, pairs: Sequence[tuple[str, Incident]]) -> list[Recorded]:
+        """``record_failure`` for many jobs of one vault: their rows and their incidents' in transactions of 100.
+
+        The vault's incidents are read once; jobs of one incident count into it together. A transaction that
+        is refused (another instance recorded one of its jobs, or changed one of its incidents) is redone job by
+        job with ``record_failure``, which settles each exactly.
+        """
+        from azure.core import MatchConditions  # noqa: PLC0415
+        from azure.data.tables import UpdateMode  # noqa: PLC0415
+
+        if not pairs:
+            return []
+        self._ensure_table()
+        partition = table_keys(pairs[0][1].key)[0]
+        groups: dict[str, list[int]] = {}
+        for index, (_, incident) in enumerate(pairs):
+            groups.setdefault(incident.key, []).append(index)
+        rows = self._table.query_entities(
+            "PartitionKey eq @p and kind eq 'incident'",
+            parameters={"p": partition},
+            select=["ledgerKey", "state", "count", "lastSeen"],
+        )
+        known = {str(row["ledgerKey"]): row for row in rows}
+        results = [Recorded.REPEAT] * len(pairs)
+        operations: list[tuple[Any, ...]] = []
+        members: list[int] = []
+
+        def flush() -> None:
+            if operations and self._transact(operations) is None:
+                for index in members:
+                    results[index] = self.record_failure(*pairs[index])
+            operations.clear()
+            members.clear()
+
+        for key, indexes in groups.items():
+            if len(indexes) >= _BATCH:
+                for index in indexes:
+                    results[index] = self.record_failure(*pairs[index])
+                continue
+            seen = max(pairs[i][1].last_seen for i in indexes)
+            last_job = pairs[indexes[-1]][1].last_job
+            row = known.get(key)
+            if row is None or row.get("state") != "open":
+                merged = replace(pairs[indexes[0]][1], count=len(indexes), last_seen=seen, last_job=last_job)
+                if row is None:
+                    incident_op: tuple[Any, ...] = ("create", incident_entity(merged))
+                else:  # a closed incident failing again starts over in its row
+                    options = {
+                        "mode": UpdateMode.REPLACE,
+                        "etag": row.metadata["etag"],
+                        "match_condition": MatchConditions.IfNotModified,
+                    }
+                    incident_op = ("update", incident_entity(merged), options)
+                results[indexes[0]] = Recorded.OPENED
+            else:
+                patch = {
+                    "PartitionKey": partition,
+                    "RowKey": table_keys(key)[1],
+                    "count": int(row["count"]) + len(indexes),
+                    "lastSeen": max(row["lastSeen"], seen),
+                    "lastJob": last_job,
+                }
+                options = {
+                    "mode": UpdateMode.MERGE,
+                    "etag": row.metadata["etag"],
+                    "match_condition": MatchConditions.IfNotModified,
+                }
+                incident_op = ("update", patch, options)
+            group = [incident_op] + [("create", self._job_row(pairs[i][0], key)) for i in indexes]
+            if len(operations) + len(group) > _BATCH:
+                flush()
+            operations.extend(group)
+            members.extend(indexes)
+        flush()
+        return results
 
     def open_items(self, vault_id: str) -> set[str]:
         partition, _ = table_keys(f"{vault_id.rstrip('/').casefold()}|x")
