@@ -99,3 +99,42 @@ def test_keys_with_characters_tables_forbid_are_encoded(table: Any, clock: Clock
 
 def test_same_job_name_in_two_vaults_are_two_keys() -> None:
     assert table_keys(f"{VAULT.casefold()}|job") != table_keys(f"{VAULT.casefold()}2|job")
+
+
+def test_recording_a_batch_counts_new_open_and_closed_incidents_exactly(table: Any, clock: Clock) -> None:
+    from backup_events.adapters.table_ledger import TableIncidents
+    from backup_events.incidents import Incident, Policy, Recorded, incident_key
+
+    store = TableIncidents(table, clock=clock, policy=Policy())
+    vault = VAULT.casefold()
+
+    def incident(item: str) -> Incident:
+        return Incident(
+            key=incident_key(VAULT, item, "Code"),
+            vault_id=VAULT,
+            vault_name="rsv",
+            item=item,
+            workload="Azure VM",
+            code="Code",
+            title="t",
+            docs_url="",
+            opened_at=clock(),
+            last_seen=clock(),
+            last_job="j",
+        )
+
+    # Before: vm-open has an open incident (1 failure); vm-closed had one that closed; job-0 was recorded already.
+    assert store.record_failure(f"{vault}|old-1", incident("vm-open")) is Recorded.OPENED
+    assert store.record_failure(f"{vault}|old-2", incident("vm-closed")) is Recorded.OPENED
+    assert store.record_success(VAULT, "vm-closed", at=clock() + timedelta(minutes=1))
+    assert store.record_failure(f"{vault}|job-0", incident("vm-new")) is Recorded.OPENED
+
+    pairs = [
+        (f"{vault}|job-{n}", incident(item)) for n, item in enumerate(["vm-new", "vm-new", "vm-open", "vm-closed", "vm-open"])
+    ]
+    outcomes = store.record_failures(pairs)
+
+    assert outcomes == [Recorded.DUPLICATE, Recorded.REPEAT, Recorded.REPEAT, Recorded.OPENED, Recorded.REPEAT]
+    counts = {item: store.incident(incident(item).key).count for item in ("vm-new", "vm-open", "vm-closed")}  # type: ignore[union-attr]
+    assert counts == {"vm-new": 2, "vm-open": 3, "vm-closed": 1}
+    assert store.incident(incident("vm-closed").key).is_open  # type: ignore[union-attr]
