@@ -16,24 +16,19 @@ from typing import Any
 
 from backup_events import decide, render
 from backup_events.alerts import BackupAlert, error_code, job_from_alert, parse_alert
-from backup_events.errors import DeliveryError, MalformedInputError, RunFailedError, SourceError
+from backup_events.errors import MalformedInputError, RunFailedError, SourceError
 from backup_events.exposure import MISSED_CODE, ProtectedItem, backup_interval, missed_backup, missed_key, protected_item_of
 from backup_events.incidents import (
-    OPENED,
-    RECOVERED,
-    REMINDER,
     Incident,
     Policy,
     Recorded,
-    emails_due,
     incident_key,
     item_key,
     pack_mail,
-    unpack_mail,
-    was_sending,
 )
-from backup_events.model import BackupJob, EmailMessage
+from backup_events.model import BackupJob
 from backup_events.normalise import normalise_job
+from backup_events.notify import notify, send
 from backup_events.ports import IncidentStore, JobSource, Ledger, Mailer
 from backup_events.remediation import Catalog
 from backup_events.routing import Route, recipients_for
@@ -42,7 +37,6 @@ log = logging.getLogger(__name__)
 
 SUCCESS_STATUSES = ("Completed", "CompletedWithWarnings")
 _EXPIRE_PER_RUN = 500
-_SEND_BATCH = 50  # claims held at once: settled within minutes, well inside the 15-minute lease
 
 
 @dataclass(frozen=True)
@@ -247,117 +241,6 @@ def close_recovered(services: Services, vault_id: str, since: datetime, until: d
             report.recovered += len(closed)
             for incident in closed:
                 log.info("Incident closed: %s on %s recovered", incident.code, incident.item)
-
-
-# --- sending what incidents are owed ----------------------------------------------------------------------
-
-
-def message_for(services: Services, incident: Incident, kind: str) -> EmailMessage:
-    """The email of one kind for one incident; the key changes with every reopening and reminder."""
-    key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
-    if kind == OPENED:
-        subject, text, html = unpack_mail(incident.mail)
-        return EmailMessage(
-            key=key,
-            subject=subject,
-            text=text,
-            html=html,
-            sender=services.sender,
-            recipients=services.recipients_for(incident.vault_id),
-            headers={"X-Backup-Events-Key": key},
-        )
-    return render.render_incident(
-        incident,
-        kind,
-        key=key,
-        now=services.clock(),
-        sender=services.sender,
-        recipients=services.recipients_for(incident.vault_id),
-        portal_url=services.portal_url,
-    )
-
-
-def send(services: Services, message: EmailMessage, report: RunReport) -> bool:
-    """Hand one email to the mailer; a failure is reported and, when throttled, pauses mail for this run."""
-    try:
-        delivery_id = services.mailer.send(message)
-    except DeliveryError as exc:
-        report.problems.append(f"email {message.subject!r} not sent: {exc}")
-        if exc.retry_after is not None:
-            # The mail service is throttling us (ACS: 5/min, 10/h on Azure-managed domains):
-            # more sends now would only fail; the rest waits for the next run.
-            report.mail_paused = True
-        return False
-    log.info("Sent %s as %s", message.subject, delivery_id)
-    report.emails_sent += 1
-    return True
-
-
-def send_many(services: Services, wanted: list[tuple[Incident, str]], report: RunReport) -> None:
-    """Claim a batch of owed emails, send each, then settle them all: two storage round trips a batch."""
-    outcomes: list[tuple[Incident, str, bool]] = []
-    for (incident, kind), claimed in zip(wanted, services.incidents.claim_emails(wanted), strict=True):
-        if claimed is None:
-            continue  # another instance is sending it
-        if report.mail_paused:
-            outcomes.append((claimed, kind, False))
-            report.deferred += 1
-            continue
-        message = message_for(services, claimed, kind)
-        if was_sending(incident, kind) and services.mailer.delivered(message):
-            # An instance sent this and died before recording it: record it now instead of sending it twice.
-            log.warning("Email %r was sent by an instance that stopped before recording it", message.subject)
-            outcomes.append((claimed, kind, True))
-            continue
-        ok = send(services, message, report)
-        outcomes.append((claimed, kind, ok))
-        report.reminders_sent += ok and kind == REMINDER
-        report.recovery_emails += ok and kind == RECOVERED
-    services.incidents.settle_emails(outcomes)
-
-
-def send_digest(services: Services, incidents: list[Incident], recipients: tuple[str, ...], report: RunReport) -> None:
-    """A storm of new incidents becomes one email listing every one of them."""
-    claimed = [c for c in services.incidents.claim_emails([(i, OPENED) for i in incidents]) if c is not None]
-    if not claimed:
-        return
-    key = "digest|" + "|".join(sorted(i.key for i in claimed))
-    message = render.render_digest(
-        claimed, key=key, sender=services.sender, recipients=recipients, portal_url=services.portal_url
-    )
-    ok = send(services, message, report)
-    services.incidents.settle_emails([(incident, OPENED, ok) for incident in claimed])
-    report.digests += ok
-
-
-def notify(services: Services, report: RunReport, *, keys: list[str] | None = None) -> None:
-    """Send what incidents are owed: one digest for a storm, else one email each, within the run's budget."""
-    now = services.clock()
-    policy = services.policy
-    if keys is None:
-        candidates = services.incidents.incidents_owing_email()
-    else:
-        candidates = [i for k in keys if (i := services.incidents.incident(k)) is not None]
-    due = [(incident, kind) for incident in candidates for kind in emails_due(incident, now, policy)]
-    by_recipients: dict[tuple[str, ...], list[Incident]] = {}
-    for incident, kind in due:
-        if kind == OPENED:
-            by_recipients.setdefault(services.recipients_for(incident.vault_id), []).append(incident)
-    singles = [(i, k) for i, k in due if k != OPENED]
-    budget = policy.emails_per_run
-    for recipients, opened in by_recipients.items():
-        if len(opened) <= policy.digest_threshold:
-            singles = [(i, OPENED) for i in opened] + singles
-        elif budget > 0 and not report.mail_paused:
-            send_digest(services, opened, recipients, report)
-            budget -= 1
-        else:
-            report.deferred += len(opened)
-    if report.mail_paused:
-        budget = 0
-    chosen, report.deferred = singles[: max(budget, 0)], report.deferred + max(len(singles) - max(budget, 0), 0)
-    for start in range(0, len(chosen), _SEND_BATCH):
-        send_many(services, chosen[start : start + _SEND_BATCH], report)
 
 
 # --- the triggers' work ---------------------------------------------------------------------------------

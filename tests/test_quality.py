@@ -9,7 +9,23 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ("model", "normalise", "decide", "remediation", "render", "errors", "ports", "settings", "service")
+CORE = (
+    "model",
+    "normalise",
+    "decide",
+    "remediation",
+    "render",
+    "errors",
+    "ports",
+    "settings",
+    "service",
+    "notify",
+    "incidents",
+    "exposure",
+    "alerts",
+    "routing",
+    "relay",
+)
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

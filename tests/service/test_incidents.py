@@ -256,7 +256,8 @@ def test_an_email_sent_by_an_instance_that_died_before_recording_it_is_not_sent_
 ) -> None:
     from dataclasses import replace
 
-    from backup_events.service import RunReport, message_for, notify
+    from backup_events.notify import message_for, notify
+    from backup_events.service import RunReport
 
     clock.now = START + timedelta(hours=1)
     svc = services(table, tmp_path, clock, source=SampleJobSource([sql_log_job(0, START)]))
