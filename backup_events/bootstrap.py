@@ -120,6 +120,7 @@ def build(
         retention=timedelta(days=settings.retention_days),
         vault_concurrency=settings.vault_concurrency,
         routes=settings.routes,
+        route_tag=settings.route_tag,
         missed_grace=None if settings.missed_grace_hours is None else timedelta(hours=settings.missed_grace_hours),
     )
 

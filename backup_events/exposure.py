@@ -30,6 +30,7 @@ class ProtectedItem:
     last_recovery_point: datetime | None
     policy_name: str
     protection_state: str
+    source_resource_id: str = ""
 
 
 def _item_name(properties: Mapping[str, Any], name: str) -> str:
@@ -57,6 +58,7 @@ def protected_item_of(raw: Mapping[str, Any], vault_id: str) -> ProtectedItem:
         last_recovery_point=parse_time(properties.get("lastRecoveryPoint"), "properties.lastRecoveryPoint"),
         policy_name=str(properties.get("policyName") or str(properties.get("policyId") or "").rsplit("/", 1)[-1]),
         protection_state=str(properties.get("protectionState") or ""),
+        source_resource_id=str(properties.get("sourceResourceId") or ""),
     )
 
 

@@ -53,6 +53,7 @@ class Incident:
     closed_at: datetime | None = None
     last_job: str = ""
     operation: str = ""
+    route_to: str = ""  # addresses from the affected resource's routing tag, when it has one
     mail: bytes = b""  # the opening email, packed (see ``pack_mail``)
     etag: str = ""
 

@@ -34,7 +34,7 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
             text=text,
             html=html,
             sender=services.sender,
-            recipients=services.recipients_for(incident.vault_id),
+            recipients=services.recipients_of(incident),
             headers={"X-Backup-Events-Key": key},
         )
     return render.render_incident(
@@ -43,7 +43,7 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
         key=key,
         now=services.clock(),
         sender=services.sender,
-        recipients=services.recipients_for(incident.vault_id),
+        recipients=services.recipients_of(incident),
         portal_url=services.portal_url,
     )
 
@@ -113,7 +113,7 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
     by_recipients: dict[tuple[str, ...], list[Incident]] = {}
     for incident, kind in due:
         if kind == OPENED:
-            by_recipients.setdefault(services.recipients_for(incident.vault_id), []).append(incident)
+            by_recipients.setdefault(services.recipients_of(incident), []).append(incident)
     singles = [(i, k) for i, k in due if k != OPENED]
     budget = policy.emails_per_run
     for recipients, opened in by_recipients.items():

@@ -37,6 +37,10 @@ class JobSource(Protocol):
         """The vault's protected items (``ProtectedItemResource`` wire JSON). Raises ``SourceError``."""
         ...
 
+    def resource_tags(self, resource_id: str) -> Mapping[str, str]:
+        """The tags of any Azure resource (the VM, the storage account). Raises ``SourceError``."""
+        ...
+
     def policy(self, vault_id: str, name: str) -> JobJson:
         """One backup policy of the vault (``ProtectionPolicyResource`` wire JSON). Raises ``SourceError``."""
         ...

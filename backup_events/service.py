@@ -8,6 +8,7 @@ failed send is simply still owed at the next run, and no instance sends what ano
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -58,10 +59,15 @@ class Services:
     vault_concurrency: int = 4
     routes: tuple[Route, ...] = ()
     missed_grace: timedelta | None = timedelta(hours=6)
+    route_tag: str = ""
 
     def recipients_for(self, vault_id: str) -> tuple[str, ...]:
         """Who hears about this vault."""
         return recipients_for(vault_id, self.routes, self.recipients)
+
+    def recipients_of(self, incident: Incident) -> tuple[str, ...]:
+        """Who hears about this incident: the affected resource's routing tag, else the vault's routes."""
+        return tuple(incident.route_to.split(",")) if incident.route_to else self.recipients_for(incident.vault_id)
 
 
 @dataclass
@@ -136,6 +142,7 @@ def prepare_failure(
     extra_codes: tuple[str, ...] = (),
     items: Mapping[str, ProtectedItem] | None = None,
     recorded: set[str] | None = None,
+    tag_routes: dict[str, str] | None = None,
 ) -> tuple[str, Incident] | None:
     """The ledger key and incident of one failed job, ready to record; None for a job recorded before.
 
@@ -174,9 +181,29 @@ def prepare_failure(
         last_seen=when,
         last_job=job.job_name,
         operation=job.operation,
+        route_to=tag_route(services, protected, {} if tag_routes is None else tag_routes),
         mail=pack_mail(message.subject, message.text, message.html),
     )
     return key, incident
+
+
+def tag_route(services: Services, item: ProtectedItem | None, cache: dict[str, str]) -> str:
+    """Addresses in the ``BACKUP_ROUTE_TAG`` tag of the item's resource (the VM, the storage account), if any.
+
+    Read once per resource and run; a resource whose tags can't be read is routed as if untagged.
+    """
+    if not services.route_tag or item is None or not item.source_resource_id:
+        return ""
+    resource = item.source_resource_id.casefold()
+    if resource not in cache:
+        try:
+            tags = services.source.resource_tags(item.source_resource_id)
+        except SourceError as exc:
+            log.warning("Tags of %s unreadable, routing by vault: %s", item.source_resource_id, exc)
+            tags = {}
+        value = next((v for k, v in tags.items() if k.casefold() == services.route_tag.casefold()), "")
+        cache[resource] = ",".join(a for a in re.split(r"[,;\s]+", value) if "@" in a)
+    return cache[resource]
 
 
 def count(report: RunReport, outcome: Recorded, incident: Incident) -> None:
@@ -203,8 +230,10 @@ def handle_job(
     services: Services,
     raw: Mapping[str, Any],
     report: RunReport,
+    *,
     items: Mapping[str, ProtectedItem] | None = None,
     recorded: set[str] | None = None,
+    tag_routes: dict[str, str] | None = None,
 ) -> tuple[str, Incident] | None:
     """Normalise, decide and prepare one job from a listing."""
     report.jobs_seen += 1
@@ -218,7 +247,7 @@ def handle_job(
         log.debug("No email for %s: %s", job.job_name, decision.reason)
         return None
     report.failures += 1
-    prepared = prepare_failure(services, job, report, items=items, recorded=recorded)
+    prepared = prepare_failure(services, job, report, items=items, recorded=recorded, tag_routes=tag_routes)
     if prepared is not None and recorded is not None:
         recorded.add(prepared[0])  # a listing can repeat a job across pages and statuses
     return prepared
@@ -302,6 +331,7 @@ def record_missed(services: Services, item: ProtectedItem, interval: timedelta, 
         opened_at=now,
         last_seen=now,
         last_job="(missed backup)",
+        route_to=tag_route(services, item, {}),
     )
     message = render.render_missed(
         item,
@@ -326,9 +356,10 @@ def poll_vault(services: Services, vault_id: str, since: datetime, until: dateti
         items = protected_items(services, vault_id) if jobs or services.missed_grace is not None else {}
         recorded = services.incidents.recorded_jobs(vault_id) if jobs else set()
         pending: list[tuple[str, Incident]] = []
+        tag_routes: dict[str, str] = {}
         for raw in jobs:
             try:
-                if prepared := handle_job(services, raw, report, items, recorded):
+                if prepared := handle_job(services, raw, report, items=items, recorded=recorded, tag_routes=tag_routes):
                     pending.append(prepared)
             except Exception as exc:  # one bad job never stops the run; it is retried next run
                 log.exception("Job %s could not be handled", raw.get("id"))

@@ -119,6 +119,12 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Per-vault, per-resource-group or per-subscription recipients; others go to BACKUP_MAIL_RECIPIENTS.",
     ),
+    Setting(
+        "BACKUP_ROUTE_TAG",
+        "backup-alerts-to",
+        "",
+        "A tag on the affected VM or storage account whose addresses get its emails instead; empty to ignore tags.",
+    ),
     Setting("BACKUP_REMINDER_HOURS", "24,72", "24,72", "Hours after an incident opens to remind, while it still fails."),
     Setting(
         "BACKUP_RECOVERY_NOTICES",
@@ -175,6 +181,7 @@ class Settings:
     mail_sender: str
     mail_recipients: tuple[str, ...]
     routes: tuple[Route, ...]
+    route_tag: str
     eventgrid_topic_endpoint: str
     reminder_hours: tuple[int, ...]
     recovery_workloads: frozenset[str]
@@ -349,8 +356,12 @@ class _Reader:
         routes, route_problems = parse_routes(self.raw("BACKUP_ROUTES"))
         for problem in route_problems:
             self.bad("BACKUP_ROUTES", problem)
+        route_tag = self.check(
+            "BACKUP_ROUTE_TAG", lambda v: not v or re.fullmatch(r"[^<>%&\\?/]{1,512}", v) is not None, "must be a tag name"
+        )
         return {
             "routes": routes,
+            "route_tag": route_tag,
             "mailer": mailer,
             "outbox_dir": Path(outbox),
             "acs_endpoint": endpoint,

@@ -49,6 +49,7 @@ _JOB_ID = re.compile(
     r"/providers/microsoft\.recoveryservices/vaults/(?P<vault>[^/]+))/backupjobs/(?P<job>[^/]+)/?$",
     re.IGNORECASE,
 )
+_TAGS_API_VERSION = "2021-04-01"
 _DEADLINE_OPTION = "backup_events_retry_deadline"
 """Per-call keyword carrying a ``time.monotonic()`` deadline to ``_BudgetedRetryPolicy`` (popped there, so it never
 reaches the transport)."""
@@ -322,6 +323,27 @@ class RecoveryServicesJobSource:
             return [item.as_dict() for item in pager]
         except AzureError as exc:
             raise SourceError(f"could not read the protected items of vault {vault_id}: {describe_error(exc)}") from exc
+
+    def resource_tags(self, resource_id: str) -> Mapping[str, str]:
+        """Tags of any resource, through the Tags API at its scope (one api-version for every resource type).
+
+        Needs ``Microsoft.Resources/tags/read`` on the resource (Reader has it; Backup Reader does not).
+        """
+        match = re.match(r"^/subscriptions/([^/]+)/", resource_id, re.IGNORECASE)
+        if not match:
+            raise SourceError(f"not a resource id: {resource_id!r}")
+        request = HttpRequest(
+            "GET",
+            f"{resource_id.rstrip('/')}/providers/Microsoft.Resources/tags/default",
+            params={"api-version": _TAGS_API_VERSION},
+        )
+        try:
+            response = self._client(match.group(1)).send_request(request, **self._deadline())
+            response.raise_for_status()
+        except AzureError as exc:
+            raise SourceError(f"could not read the tags of {resource_id}: {describe_error(exc)}") from exc
+        tags = (response.json().get("properties") or {}).get("tags") or {}
+        return {str(k): str(v) for k, v in tags.items()}
 
     def policy(self, vault_id: str, name: str) -> JobJson:
         """One backup policy of the vault, as a wire dict."""

@@ -36,11 +36,13 @@ class SampleJobSource:
         *,
         protected_items: Mapping[str, list[Mapping[str, Any]]] | None = None,
         policies: Mapping[str, list[Mapping[str, Any]]] | None = None,
+        tags: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         world = bundled() if jobs is None else {}
         self._jobs: list[Mapping[str, Any]] = list(world.get("value", []) if jobs is None else jobs)
         self._items = {k.casefold(): v for k, v in (protected_items or world.get("protectedItems", {})).items()}
         self._policies = {k.casefold(): v for k, v in (policies or world.get("policies", {})).items()}
+        self._tags = {k.casefold(): dict(v) for k, v in (tags or world.get("tags", {})).items()}
 
     def vault_ids(self) -> list[str]:
         seen: dict[str, str] = {}
@@ -73,3 +75,6 @@ class SampleJobSource:
             if str(policy.get("name", "")).casefold() == name.casefold():
                 return policy
         raise SourceError(f"no policy {name} in vault {vault_id}")
+
+    def resource_tags(self, resource_id: str) -> Mapping[str, str]:
+        return self._tags.get(resource_id.rstrip("/").casefold(), {})

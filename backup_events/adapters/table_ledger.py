@@ -171,6 +171,7 @@ _INCIDENT_FIELDS = {
     "closed_at": "closedAt",
     "last_job": "lastJob",
     "operation": "operation",
+    "route_to": "routeTo",
     "mail": "mail",
 }
 _EMAIL_COLUMNS = ("openedEmail", "reminderState", "recoveryEmail", "remindersSent", "claimedAt", "emailedAt")

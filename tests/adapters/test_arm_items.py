@@ -62,3 +62,14 @@ def test_a_missing_policy_or_a_failing_vault_is_a_source_error(source: RecoveryS
     arm.fail("rsv-prod-weu", times=None, status=500)
     with pytest.raises(SourceError, match="protected items of vault"):
         source.protected_items(PROD)
+
+
+def test_resource_tags_are_read_through_the_tags_api_and_a_refusal_is_a_source_error(
+    source: RecoveryServicesJobSource, arm: ArmStandIn
+) -> None:
+    subscription = "3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10"
+    vm = f"/subscriptions/{subscription}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-app-02"
+    arm.set_tags(vm, {"backup-alerts-to": "app-team@contoso.com", "env": "prod"})
+    assert source.resource_tags(vm) == {"backup-alerts-to": "app-team@contoso.com", "env": "prod"}
+    with pytest.raises(SourceError, match="AuthorizationFailed"):
+        source.resource_tags(vm.replace("vm-app-02", "vm-secret"))

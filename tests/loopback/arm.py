@@ -56,6 +56,7 @@ _ITEMS_PATH = re.compile(
     r"/vaults/(?P<vault>[^/]+)/(?:(?P<items>backupprotecteditems)|backuppolicies/(?P<policy>[^/]+))/?$",
     re.IGNORECASE,
 )
+_TAGS_PATH = re.compile(r"^(?P<resource>/subscriptions/.+)/providers/microsoft\.resources/tags/default/?$", re.IGNORECASE)
 _VAULTS_PATH = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.recoveryservices/vaults/?$", re.IGNORECASE)
 
 FILTER_FIELDS = ("status", "backupManagementType", "operation", "jobId", "startTime", "endTime")
@@ -187,6 +188,7 @@ class ArmStandIn(LoopbackHttpsServer):
         self._faults: dict[str, list[_Fault]] = {}
         self._items: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._policies: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self._tags: dict[str, dict[str, str]] = {}
 
     # ---- store -------------------------------------------------------------------------------------------------
 
@@ -239,6 +241,11 @@ class ArmStandIn(LoopbackHttpsServer):
         with self._state:
             self._policies[key] = copy.deepcopy(policy_json)
 
+    def set_tags(self, resource_id: str, tags: dict[str, str]) -> None:
+        """Tags of any resource, served by the Tags API at its scope."""
+        with self._state:
+            self._tags[resource_id.rstrip("/").lower()] = dict(tags)
+
     # ---- fault injection ---------------------------------------------------------------------------------------
 
     def throttle(self, vault_name: str, times: int, retry_after: float = 0) -> None:
@@ -275,6 +282,9 @@ class ArmStandIn(LoopbackHttpsServer):
         items_match = _ITEMS_PATH.match(path)
         if items_match and request.method == "GET" and self._check_auth(request) is None:
             return self._items_or_policy(request, items_match)
+        tags_match = _TAGS_PATH.match(path)
+        if tags_match and request.method == "GET":
+            return self._tags_at(request, tags_match["resource"])
         if jobs_match:
             vault = jobs_match["vault"].lower()
             with self._state:
@@ -352,6 +362,19 @@ class ArmStandIn(LoopbackHttpsServer):
             query = {"api-version": STALE_NEXTLINK_API_VERSION, **extra_query}
             query["$skiptoken"] = f"<ContinuationToken>offset={offset + self.page_size}</ContinuationToken>"
             body["nextLink"] = f"{self.url}{urllib.parse.quote(request.path)}?{urllib.parse.urlencode(query)}"
+        return json_response(200, body)
+
+    def _tags_at(self, request: Request, resource: str) -> Response:
+        auth = self._check_auth(request)
+        if auth is not None:
+            return auth
+        if request.param("api-version") != "2021-04-01":
+            return arm_error(400, "InvalidApiVersionParameter", f"The api-version '{request.param('api-version')}' is invalid.")
+        with self._state:
+            tags = self._tags.get(resource.rstrip("/").lower())
+        if tags is None:
+            return arm_error(403, "AuthorizationFailed", f"The client does not have authorization to read tags at {resource}.")
+        body = {"id": f"{resource}/providers/Microsoft.Resources/tags/default", "name": "default", "properties": {"tags": tags}}
         return json_response(200, body)
 
     def _items_or_policy(self, request: Request, match: re.Match[str]) -> Response:

@@ -272,3 +272,26 @@ def test_an_email_sent_by_an_instance_that_died_before_recording_it_is_not_sent_
     notify(svc, report)
     assert (report.emails_sent, len(emails_in(tmp_path))) == (0, 1)
     assert svc.incidents.incidents_owing_email()[0].opened_email == "sent"
+
+
+def test_a_routing_tag_on_the_vm_sends_its_emails_to_the_addresses_in_it(table: Any, tmp_path: Path, clock: Clock) -> None:
+    from dataclasses import replace
+
+    world = bundled()
+    vm = next(
+        raw["properties"]["sourceResourceId"]
+        for items in world["protectedItems"].values()
+        for raw in items
+        if raw["properties"].get("friendlyName") == "vm-app-02"
+    )
+    source = SampleJobSource(
+        world["value"],
+        protected_items=world["protectedItems"],
+        policies=world["policies"],
+        tags={vm: {"Backup-Alerts-To": "app-team@contoso.com; app-lead@contoso.com"}},
+    )
+    clock.now = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    poll_jobs(replace(services(table, tmp_path, clock, source=source), route_tag="backup-alerts-to"))
+    to = {str(m["Subject"]): str(m["To"]) for m in emails_in(tmp_path)}
+    assert to["[Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"] == "app-team@contoso.com, app-lead@contoso.com"
+    assert to["[Backup failed] vm-db-03: ExtensionSnapshotFailedNoNetwork"] == "oncall@example.com"
