@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import ssl
 import tempfile
 import threading
@@ -198,6 +199,9 @@ class LoopbackHttpsServer:
         self.ca_path = str(ca_file)
 
         server = _Server(("127.0.0.1", 0), _Handler)
+        # The handler writes headers and body separately; with Nagle on, every response waits ~40 ms for the
+        # client's delayed ACK, which no real Azure endpoint costs. Accepted sockets inherit this on Linux.
+        server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Handshake lazily, on the handler's thread: a client that never finishes TLS must not block accept().
         server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         server.owner = self
