@@ -31,6 +31,7 @@ from azure.core.pipeline.policies import RetryPolicy
 from azure.core.polling.base_polling import OperationFailed
 from azure.core.rest import HttpRequest, HttpResponse
 
+from backup_events.adapters.retries import retry_settings
 from backup_events.errors import ConfigurationError, DeliveryError
 from backup_events.model import EmailMessage
 
@@ -167,14 +168,7 @@ class AcsMailer:
         kwargs: dict[str, Any] = {
             "api_version": API_VERSION,
             "connection_verify": self._verify,
-            "retry_policy": _NoThrottleWaitRetryPolicy(
-                retry_total=self._max_retries,
-                retry_connect=self._max_retries,
-                retry_read=self._max_retries,
-                retry_status=self._max_retries,
-                retry_backoff_factor=self._backoff,
-                retry_backoff_max=max(self._confirm_seconds, 1.0),
-            ),
+            "retry_policy": _NoThrottleWaitRetryPolicy(**retry_settings(self._max_retries, self._backoff, self._confirm_seconds)),
         }
         if self._credential is not None:
             assert self._endpoint is not None

@@ -33,6 +33,7 @@ from azure.core.rest import HttpRequest, HttpResponse
 from azure.mgmt.recoveryservices import RecoveryServicesClient
 from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
 
+from backup_events.adapters.retries import retry_settings
 from backup_events.errors import ConfigurationError, SourceError
 from backup_events.ports import JobJson
 
@@ -201,14 +202,7 @@ class RecoveryServicesJobSource:
             "connection_verify": self._verify,
             "connection_timeout": self._timeout,
             "read_timeout": self._timeout,
-            "retry_policy": _BudgetedRetryPolicy(
-                retry_total=self._max_retries,
-                retry_connect=self._max_retries,
-                retry_read=self._max_retries,
-                retry_status=self._max_retries,
-                retry_backoff_factor=self._backoff,
-                retry_backoff_max=max(self._budget, 1.0),
-            ),
+            "retry_policy": _BudgetedRetryPolicy(**retry_settings(self._max_retries, self._backoff, self._budget)),
         }
 
     def _client(self, subscription_id: str) -> RecoveryServicesBackupClient:
