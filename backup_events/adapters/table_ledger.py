@@ -389,12 +389,26 @@ class TableIncidents(TableLedger):
         return closed_now
 
     def incidents_owing_email(self) -> list[Incident]:
+        """Incidents that may owe an email now; the service decides exactly (``incidents.emails_due``).
+
+        Filtered by the service, not here: an open incident is read only once its next reminder could be due,
+        so a run's cost does not grow with every incident that is open and quiet.
+        """
         self._ensure_table()
-        rows = self._table.query_entities(
-            "kind eq 'incident' and (state eq 'open' or openedEmail ne 'sent' or recoveryEmail eq 'pending' "
-            "or recoveryEmail eq 'sending')"
-        )
-        return [incident_of(row) for row in rows]
+        now = self._clock()
+        # The SDK substitutes @parameters in words split on spaces: keep a space around every parenthesis.
+        clauses = ["openedEmail ne 'sent'", "recoveryEmail eq 'pending'", "recoveryEmail eq 'sending'"]
+        parameters: dict[str, Any] = {}
+        hours = self._policy.reminder_hours
+        for k, due_after in enumerate(hours):
+            gap = due_after - (hours[k - 1] if k else 0)
+            parameters[f"opened{k}"] = now - timedelta(hours=due_after)
+            parameters[f"emailed{k}"] = now - timedelta(hours=gap)
+            clauses.append(
+                f"( state eq 'open' and remindersSent eq {k} and openedAt le @opened{k} and emailedAt le @emailed{k} )"
+            )
+        query = "kind eq 'incident' and ( " + " or ".join(clauses) + " )"
+        return [incident_of(row) for row in self._table.query_entities(query, parameters=parameters)]
 
     def recorded_jobs(self, vault_id: str) -> set[str]:
         """Keys of the vault's jobs recorded before: one query instead of one look-up per job."""

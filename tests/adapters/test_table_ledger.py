@@ -138,3 +138,33 @@ def test_recording_a_batch_counts_new_open_and_closed_incidents_exactly(table: A
     counts = {item: store.incident(incident(item).key).count for item in ("vm-new", "vm-open", "vm-closed")}  # type: ignore[union-attr]
     assert counts == {"vm-new": 2, "vm-open": 3, "vm-closed": 1}
     assert store.incident(incident("vm-closed").key).is_open  # type: ignore[union-attr]
+
+
+def test_only_incidents_that_may_owe_an_email_are_listed(table: Any, clock: Clock) -> None:
+    from backup_events.adapters.table_ledger import TableIncidents
+    from backup_events.incidents import OPENED, Incident, Policy, incident_key
+
+    store = TableIncidents(table, clock=clock, policy=Policy(reminder_hours=(24, 72)))
+    incident = Incident(
+        key=incident_key(VAULT, "vm-1", "Code"),
+        vault_id=VAULT,
+        vault_name="rsv",
+        item="vm-1",
+        workload="Azure VM",
+        code="Code",
+        title="t",
+        docs_url="",
+        opened_at=clock(),
+        last_seen=clock(),
+        last_job="j",
+    )
+    store.record_failure(f"{VAULT.casefold()}|job-1", incident)
+    assert [i.key for i in store.incidents_owing_email()] == [incident.key]  # its opening email is owed
+    (owed,) = store.incidents_owing_email()
+    claimed = store.claim_email(owed, OPENED)
+    assert claimed is not None
+    store.email_sent(claimed, OPENED)
+    clock.advance(hours=23)
+    assert store.incidents_owing_email() == []  # open, told, quiet: not read again until a reminder could be due
+    clock.advance(hours=1, minutes=1)
+    assert [i.key for i in store.incidents_owing_email()] == [incident.key]
