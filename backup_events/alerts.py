@@ -197,13 +197,14 @@ def parse_alert(payload: Mapping[str, Any]) -> BackupAlert:
 
 def job_from_alert(alert: BackupAlert, *, code: str | None, note: str) -> BackupJob:
     """A ``BackupJob`` built from the alert alone, for when the jobs API can't be read."""
+    vault = parse_vault_id(alert.vault_id)
     return BackupJob(
         job_id=f"{alert.vault_id}/backupJobs/{alert.job_name or alert.short_id}",
         job_name=alert.job_name or alert.short_id,
         vault_id=alert.vault_id,
         vault_name=alert.vault_name,
-        subscription_id=parse_vault_id(alert.vault_id)["subscription_id"],
-        resource_group=parse_vault_id(alert.vault_id)["resource_group"],
+        subscription_id=vault["subscription_id"],
+        resource_group=vault["resource_group"],
         item_name=alert.item_name,
         workload=alert.workload,
         job_type="(from alert)",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -98,8 +97,3 @@ def running(location: Path | None = None, *, startup_timeout: float = 30.0) -> I
             process.kill()
             process.wait()
         log_file.close()
-
-
-def node_available() -> bool:
-    """Whether a Node.js runtime is on PATH (Azurite needs one)."""
-    return shutil.which("node") is not None

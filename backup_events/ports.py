@@ -139,14 +139,6 @@ class IncidentStore(Protocol):
         """For each claimed incident and kind: sent (True) or owed again (False)."""
         ...
 
-    def email_sent(self, incident: Incident, kind: str) -> None:
-        """Record that ``kind`` was accepted by the mail service."""
-        ...
-
-    def release_email(self, incident: Incident, kind: str) -> None:
-        """Sending ``kind`` failed: owe it again."""
-        ...
-
     def expire(self, before: datetime, *, limit: int) -> int:
         """Delete closed incidents and job rows older than ``before``; returns how many."""
         ...

@@ -16,6 +16,7 @@ from backup_events.alerts import BackupAlert
 from backup_events.exposure import ProtectedItem
 from backup_events.incidents import RECOVERED, REMINDER, Incident
 from backup_events.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
+from backup_events.normalise import parse_vault_id
 
 if TYPE_CHECKING:
     import jinja2
@@ -258,6 +259,6 @@ def render_missed(
         "last": _when(last),
         "interval": _every(interval),
         "portal_url": f"{portal_url}/#@/resource{item.vault_id}/backupItems",
-        "vault_name": item.vault_id.rstrip("/").rsplit("/", 1)[-1],
+        "vault_name": parse_vault_id(item.vault_id)["vault_name"],
     }
     return _addressed(key, subject, "missed", context, sender=sender, recipients=recipients)

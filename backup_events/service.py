@@ -28,7 +28,7 @@ from backup_events.incidents import (
     pack_mail,
 )
 from backup_events.model import BackupJob
-from backup_events.normalise import normalise_job
+from backup_events.normalise import normalise_job, parse_vault_id
 from backup_events.notify import notify, send
 from backup_events.ports import IncidentStore, JobSource, Ledger, Mailer
 from backup_events.remediation import Catalog
@@ -318,7 +318,7 @@ def record_missed(services: Services, item: ProtectedItem, interval: timedelta, 
     job_key = missed_key(item)
     if services.ledger.is_told(job_key):
         return
-    vault_name = item.vault_id.rstrip("/").rsplit("/", 1)[-1]
+    vault_name = parse_vault_id(item.vault_id)["vault_name"]
     incident = Incident(
         key=incident_key(item.vault_id, item.item, MISSED_CODE),
         vault_id=item.vault_id,

@@ -10,13 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from backup_events.errors import ConfigurationError
 from backup_events.model import Workload
 from backup_events.routing import Route, parse_routes
-
-T = TypeVar("T")
 
 CLOUDS: dict[str, tuple[str, str, str]] = {
     # name: (Resource Manager endpoint, token scope, portal)

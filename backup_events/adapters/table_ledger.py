@@ -51,6 +51,11 @@ def table_keys(key: str) -> tuple[str, str]:
     return partition, row
 
 
+def vault_partition(vault_id: str) -> str:
+    """The PartitionKey of everything recorded for one vault (the scope half of ``table_keys``)."""
+    return table_keys(f"{vault_id.rstrip('/').casefold()}|")[0]
+
+
 class TableLedger:
     """Implements ``ports.Ledger`` on one table."""
 
@@ -236,7 +241,6 @@ class TableIncidents(TableLedger):
 
         self._ensure_table()
         job_row_entity = self._job_row(job_key, incident.key)
-        existing: Incident | None = None
         for attempt in range(10):
             # First try: assume a new incident (one transaction, no read); after a conflict, read and update.
             existing = self.incident(incident.key) if attempt else None
@@ -353,7 +357,7 @@ class TableIncidents(TableLedger):
         return results
 
     def open_items(self, vault_id: str) -> set[str]:
-        partition, _ = table_keys(f"{vault_id.rstrip('/').casefold()}|x")
+        partition = vault_partition(vault_id)
         self._ensure_table()
         rows = self._table.query_entities(
             "PartitionKey eq @p and kind eq 'incident' and state eq 'open'", parameters={"p": partition}, select=["itemKey"]
@@ -365,7 +369,7 @@ class TableIncidents(TableLedger):
         from azure.core.exceptions import ResourceModifiedError  # noqa: PLC0415
         from azure.data.tables import UpdateMode  # noqa: PLC0415
 
-        partition, _ = table_keys(f"{vault_id.rstrip('/').casefold()}|x")
+        partition = vault_partition(vault_id)
         rows = self._table.query_entities(
             "PartitionKey eq @p and kind eq 'incident' and state eq 'open' and itemKey eq @i",
             parameters={"p": partition, "i": item_key(vault_id, item)},
@@ -413,7 +417,7 @@ class TableIncidents(TableLedger):
     def recorded_jobs(self, vault_id: str) -> set[str]:
         """Keys of the vault's jobs recorded before: one query instead of one look-up per job."""
         self._ensure_table()
-        partition, _ = table_keys(f"{vault_id.rstrip('/').casefold()}|x")
+        partition = vault_partition(vault_id)
         rows = self._table.query_entities(
             "PartitionKey eq @p and kind eq 'job'", parameters={"p": partition}, select=["ledgerKey"]
         )
@@ -451,7 +455,7 @@ class TableIncidents(TableLedger):
         return results
 
     def settle_emails(self, outcomes: Sequence[tuple[Incident, str, bool]]) -> None:
-        """``email_sent`` or ``release_email`` for many claimed incidents, batched like ``claim_emails``."""
+        """Settle claimed incidents, each sent or owed again, batched like ``claim_emails``."""
         settled = [sent(claimed, kind) if ok else released(claimed, kind) for claimed, kind, ok in outcomes]
         operations = [self._conditional_merge(s, claimed.etag) for s, (claimed, _, _) in zip(settled, outcomes, strict=True)]
         for chunk in self._chunks(settled):
@@ -487,12 +491,6 @@ class TableIncidents(TableLedger):
         except TableTransactionError:
             return None
         return [str(reply["etag"]) for reply in replies]
-
-    def email_sent(self, incident: Incident, kind: str) -> None:
-        self._settle(incident, sent(incident, kind))
-
-    def release_email(self, incident: Incident, kind: str) -> None:
-        self._settle(incident, released(incident, kind))
 
     def _settle(self, claimed: Incident, settled: Incident) -> None:
         """Write back a claimed incident; if a failure was counted meanwhile, merge our change into the new row."""
