@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from backup_events.adapters.table_ledger import TableLedger, table_keys
+from tests.builders import make_incident
 from tests.conftest import Clock
 
 VAULT = "/Subscriptions/3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rsv"
@@ -103,25 +104,13 @@ def test_same_job_name_in_two_vaults_are_two_keys() -> None:
 
 def test_recording_a_batch_counts_new_open_and_closed_incidents_exactly(table: Any, clock: Clock) -> None:
     from backup_events.adapters.table_ledger import TableIncidents
-    from backup_events.incidents import Incident, Policy, Recorded, incident_key
+    from backup_events.incidents import Incident, Policy, Recorded
 
     store = TableIncidents(table, clock=clock, policy=Policy())
     vault = VAULT.casefold()
 
     def incident(item: str) -> Incident:
-        return Incident(
-            key=incident_key(VAULT, item, "Code"),
-            vault_id=VAULT,
-            vault_name="rsv",
-            item=item,
-            workload="Azure VM",
-            code="Code",
-            title="t",
-            docs_url="",
-            opened_at=clock(),
-            last_seen=clock(),
-            last_job="j",
-        )
+        return make_incident(VAULT, item, clock())
 
     # Before: vm-open has an open incident (1 failure); vm-closed had one that closed; job-0 was recorded already.
     assert store.record_failure(f"{vault}|old-1", incident("vm-open")) is Recorded.OPENED
@@ -142,28 +131,16 @@ def test_recording_a_batch_counts_new_open_and_closed_incidents_exactly(table: A
 
 def test_only_incidents_that_may_owe_an_email_are_listed(table: Any, clock: Clock) -> None:
     from backup_events.adapters.table_ledger import TableIncidents
-    from backup_events.incidents import OPENED, Incident, Policy, incident_key
+    from backup_events.incidents import OPENED, Policy
 
     store = TableIncidents(table, clock=clock, policy=Policy(reminder_hours=(24, 72)))
-    incident = Incident(
-        key=incident_key(VAULT, "vm-1", "Code"),
-        vault_id=VAULT,
-        vault_name="rsv",
-        item="vm-1",
-        workload="Azure VM",
-        code="Code",
-        title="t",
-        docs_url="",
-        opened_at=clock(),
-        last_seen=clock(),
-        last_job="j",
-    )
+    incident = make_incident(VAULT, "vm-1", clock())
     store.record_failure(f"{VAULT.casefold()}|job-1", incident)
     assert [i.key for i in store.incidents_owing_email()] == [incident.key]  # its opening email is owed
     (owed,) = store.incidents_owing_email()
     claimed = store.claim_email(owed, OPENED)
     assert claimed is not None
-    store.email_sent(claimed, OPENED)
+    store.settle_emails([(claimed, OPENED, True)])
     clock.advance(hours=23)
     assert store.incidents_owing_email() == []  # open, told, quiet: not read again until a reminder could be due
     clock.advance(hours=1, minutes=1)

@@ -10,6 +10,7 @@ from backup_events.adapters.sample_jobs import bundled
 from backup_events.exposure import backup_interval, missed_backup, protected_item_of
 from backup_events.incidents import Incident, recovered_by
 from backup_events.model import Workload
+from tests.builders import make_incident
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 WORLD = bundled()
@@ -60,18 +61,8 @@ def test_an_item_behind_its_daily_schedule_plus_grace_is_missed_and_a_stopped_on
 
 
 def incident_for(operation: str) -> Incident:
-    return Incident(
-        key="k",
-        vault_id="v",
-        vault_name="v",
-        item="i",
-        workload="w",
-        code="c",
-        title="t",
-        docs_url="",
-        opened_at=NOW,
-        last_seen=NOW,
-        operation=operation,
+    return make_incident(
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v", "i", NOW, operation=operation
     )
 
 

@@ -19,6 +19,7 @@ from backup_events.incidents import (
     incident_key,
     sent,
 )
+from tests.builders import make_incident
 
 T0 = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 POLICY = Policy(reminder_hours=(24, 72))
@@ -26,19 +27,7 @@ VAULT = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices
 
 
 def incident(**changes: object) -> Incident:
-    base = Incident(
-        key=incident_key(VAULT, "vm-1", "Code"),
-        vault_id=VAULT,
-        vault_name="v",
-        item="vm-1",
-        workload="Azure VM",
-        code="Code",
-        title="t",
-        docs_url="https://learn.microsoft.com/x",
-        opened_at=T0,
-        last_seen=T0,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return make_incident(VAULT, "vm-1", T0, **changes)
 
 
 def test_a_new_incident_is_owed_its_opening_email() -> None:
