@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backup_events.errors import MalformedInputError
+from backup_events.identity import item_of_alert
 from backup_events.model import BackupJob, JobError, Workload
 from backup_events.normalise import parse_time, parse_vault_id
 from backup_events.remediation import Catalog
@@ -32,6 +33,8 @@ _WORKLOADS = {
     "azurevmsaphana": Workload.SAP_HANA,
     "saphanadatabase": Workload.SAP_HANA,
     "saphanadbinstance": Workload.SAP_HANA,
+    "azurevmsapase": Workload.SAP_ASE,
+    "sapasedatabase": Workload.SAP_ASE,
     "azurefileshare": Workload.AZURE_FILES,
     "azurestorage": Workload.AZURE_FILES,
     "afs": Workload.AZURE_FILES,
@@ -61,6 +64,7 @@ class BackupAlert:
     code_hints: tuple[str, ...]
     origin_alert_id: str
     fired: str
+    protected_item_id: str = ""
 
     @property
     def short_id(self) -> str:
@@ -125,21 +129,6 @@ def _workload(context: Mapping[str, Any]) -> Workload:
     return Workload.UNKNOWN
 
 
-def _item_name(context: Mapping[str, Any], workload: Workload, vault_name: str) -> str:
-    """The VM, database or share the alert is about; never the vault when anything better is there."""
-    protected = str(context.get("protectedItemId") or context.get("sourceId") or "")
-    tail = protected.rstrip("/").rsplit("/", 1)[-1]
-    host = str(context.get("linkedResourceName") or "")
-    if workload in (Workload.SQL, Workload.SAP_HANA) and ";" in tail:
-        database = tail.rsplit(";", 1)[-1]
-        return f"{host} / {database}" if host else database
-    if host:
-        return host
-    if ";" in tail:
-        return tail.rsplit(";", 1)[-1]
-    return tail or vault_name
-
-
 def parse_alert(payload: Mapping[str, Any]) -> BackupAlert:
     """Read a common-schema Azure Backup alert; ``MalformedInputError`` names the first missing field."""
     if payload.get("schemaId") != SCHEMA_ID:
@@ -185,13 +174,14 @@ def parse_alert(payload: Mapping[str, Any]) -> BackupAlert:
         vault_id=vault["vault_id"],
         vault_name=vault["vault_name"],
         job_name=job_name,
-        item_name=_item_name(context, workload, vault["vault_name"]),
+        item_name=item_of_alert(context, workload, vault["vault_name"]),
         workload=workload,
         description=_text(essentials, "description", "data.essentials.description", required=False),
         recommended_actions=(actions,) if actions else (),
         code_hints=tuple(_AKA_CODE.findall(actions)),
         origin_alert_id=origin,
         fired=fired,
+        protected_item_id=str(context.get("protectedItemId") or "").strip(),
     )
 
 

@@ -121,6 +121,7 @@ def build(
         vault_concurrency=settings.vault_concurrency,
         routes=settings.routes,
         route_tag=settings.route_tag,
+        tell_operations=settings.tell_operations,
         missed_grace=None if settings.missed_grace_hours is None else timedelta(hours=settings.missed_grace_hours),
     )
 

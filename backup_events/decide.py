@@ -1,7 +1,7 @@
 """Pure: whether a job deserves an email, and the key that makes it told once.
 
 Status policy (README, "What gets an email"):
-- ``Failed``: always told, once per job.
+- ``Failed``: told once per job, for the operations the operator chose (``BACKUP_TELL_OPERATIONS``, default all).
 - ``Cancelled``: not told. Jobs are cancelled by a person, or by Azure when a newer job supersedes them;
   the built-in alerts don't report them either. A cancelled job that hides a real problem shows up as the
   next job's failure, which is told.
@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backup_events.model import BackupJob
+from backup_events.operations import OperationKind, failed_label, kind_of
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,14 @@ class Decision:
     reason: str
 
 
-def decide(job: BackupJob) -> Decision:
-    """Should this job get an email?"""
+def decide(job: BackupJob, operations: frozenset[OperationKind] = frozenset(OperationKind)) -> Decision:
+    """Should this job get an email? ``operations``: the kinds of operation whose failures are told."""
     status = job.status.casefold()
     if status == "failed":
-        return Decision(True, f"{job.operation or 'job'} failed")
+        kind = kind_of(job.operation)
+        if kind not in operations:
+            return Decision(False, f"{kind.value} failures are not told here (BACKUP_TELL_OPERATIONS)")
+        return Decision(True, failed_label(job.operation))
     if status == "cancelled":
         return Decision(False, "the job was cancelled (by a person or a newer job), which is not a failure")
     return Decision(False, f"the job's status is {job.status}, not Failed")

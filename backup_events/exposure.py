@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from backup_events.identity import item_of_protected_item
 from backup_events.model import Workload
 from backup_events.normalise import parse_time, workload_of
 
@@ -31,15 +32,7 @@ class ProtectedItem:
     policy_name: str
     protection_state: str
     source_resource_id: str = ""
-
-
-def _item_name(properties: Mapping[str, Any], name: str) -> str:
-    """The same display name jobs give the item: ``vm-sql-01 / salesdb`` for databases, else the friendly name."""
-    friendly = str(properties.get("friendlyName") or name.rsplit(";", 1)[-1])
-    server = str(properties.get("serverName") or "")
-    if str(properties.get("protectedItemType") or "").startswith("AzureVmWorkload") and server:
-        return f"{server.split('.', maxsplit=1)[0]} / {friendly}"
-    return friendly
+    item_id: str = ""  # the protected item's ARM id, which an alert's protectedItemId names
 
 
 def protected_item_of(raw: Mapping[str, Any], vault_id: str) -> ProtectedItem:
@@ -51,14 +44,16 @@ def protected_item_of(raw: Mapping[str, Any], vault_id: str) -> ProtectedItem:
         "backupManagementType": properties.get("backupManagementType"),
         "workloadType": properties.get("workloadType"),
     }
+    workload = workload_of(job_like)
     return ProtectedItem(
         vault_id=vault_id,
-        item=_item_name(properties, str(raw.get("name") or "")),
-        workload=workload_of(job_like),
+        item=item_of_protected_item(properties, str(raw.get("name") or ""), workload),
+        workload=workload,
         last_recovery_point=parse_time(properties.get("lastRecoveryPoint"), "properties.lastRecoveryPoint"),
         policy_name=str(properties.get("policyName") or str(properties.get("policyId") or "").rsplit("/", 1)[-1]),
         protection_state=str(properties.get("protectionState") or ""),
         source_resource_id=str(properties.get("sourceResourceId") or ""),
+        item_id=str(raw.get("id") or ""),
     )
 
 

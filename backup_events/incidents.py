@@ -97,9 +97,10 @@ def item_key(vault_id: str, item: str) -> str:
     return hashlib.sha256(f"{vault_id.rstrip('/').casefold()}|{item.casefold()}".encode()).hexdigest()[:32]
 
 
-def incident_key(vault_id: str, item: str, code: str) -> str:
-    """One incident per vault, item and error code."""
-    digest = hashlib.sha256(f"{item_key(vault_id, item)}|{code.casefold()}".encode()).hexdigest()[:40]
+def incident_key(vault_id: str, item: str, code: str, *, job: str = "") -> str:
+    """One incident per vault, item and error code; a one-off (a restore) is its own incident, per ``job``."""
+    once = f"|job:{job.casefold()}" if job else ""
+    digest = hashlib.sha256(f"{item_key(vault_id, item)}|{code.casefold()}{once}".encode()).hexdigest()[:40]
     return f"{vault_id.rstrip('/').casefold()}|inc-{digest}"
 
 

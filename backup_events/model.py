@@ -77,6 +77,7 @@ class BackupJob:
     end: datetime | None
     duration: timedelta | None
     errors: tuple[JobError, ...] = ()
+    detail: str = ""  # extendedInfo.dynamicErrorMessage: the concrete file, disk or path Azure's message leaves out
     tasks: tuple[Task, ...] = ()
     failing_phase: Phase | None = None
     source: str = "jobs API"

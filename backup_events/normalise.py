@@ -8,11 +8,12 @@ and list items lack ``extendedInfo``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from backup_events.errors import MalformedInputError
+from backup_events.identity import item_of_job
 from backup_events.model import BackupJob, JobError, Phase, Task, Workload
 
 KNOWN_JOB_TYPES = frozenset(
@@ -20,7 +21,9 @@ KNOWN_JOB_TYPES = frozenset(
         "AzureIaaSVMJob",
         "AzureIaaSVMJobV2",
         "AzureStorageJob",
+        "AzureStorageJobV2",
         "AzureWorkloadJob",
+        "AzureWorkloadJobV2",
         "DpmJob",
         "MabJob",
         "VaultJob",
@@ -33,14 +36,19 @@ _JOB_ID = re.compile(
     r"(?:/backupjobs/(?P<job>[^/]+))?/?$",
     re.IGNORECASE,
 )
-_TIMESPAN = re.compile(r"^(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,7}))?$")
+# .NET TimeSpan ``[-][d.]hh:mm:ss[.fffffff]``, and Python's timedelta as ``az -o json`` prints it:
+# ``0:00:29.718011``, ``1 day, 2:03:04.500000``, ``-1 day, 23:55:39.110958`` (days carry the sign).
+_TIMESPAN = re.compile(
+    r"^(?P<sign>-)?(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,7}))?$"
+)
+_PY_TIMEDELTA = re.compile(
+    r"^(?P<d>-?\d+) days?, (?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?$"
+)
 _ISO_DURATION = re.compile(
-    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
+    r"^(?P<sign>-)?P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
     r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
 _LOOKS_LIKE_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9]+$")
-_SQL_ITEM = re.compile(r"^(?P<instance>[^/\[]+)/(?P<db>[^\[]+?)\s*\[(?P<host>[^\]]+)\]$")
-
 _WORKLOAD_BY_TYPE = {
     "sqldatabase": Workload.SQL,
     "sqldb": Workload.SQL,
@@ -75,30 +83,43 @@ def same_resource(a: str, b: str) -> bool:
 
 
 def parse_duration(value: Any) -> timedelta | None:
-    """Read a .NET TimeSpan (``00:20:23.0896697``, ``1.02:03:04``) or an ISO 8601 duration."""
+    """Read a .NET TimeSpan (``00:20:23.0896697``, ``1.02:03:04``), Python's timedelta text or ISO 8601.
+
+    Negative durations are real (``-PT4M20.8890416S`` on InProgress jobs) and come back negative.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return timedelta(seconds=value)
     text = str(value).strip()
     if match := _TIMESPAN.match(text):
         fraction = (match["f"] or "0").ljust(7, "0")
-        return timedelta(
+        span = timedelta(
             days=int(match["d"] or 0),
             hours=int(match["h"]),
             minutes=int(match["m"]),
             seconds=int(match["s"]),
             microseconds=int(fraction) // 10,
         )
-    if (match := _ISO_DURATION.match(text)) and text not in ("P", "PT"):
+        return -span if match["sign"] else span
+    if match := _PY_TIMEDELTA.match(text):
         return timedelta(
+            days=int(match["d"]),
+            hours=int(match["h"]),
+            minutes=int(match["m"]),
+            seconds=int(match["s"]),
+            microseconds=int((match["f"] or "0").ljust(6, "0")),
+        )
+    if (match := _ISO_DURATION.match(text)) and text.lstrip("-") not in ("P", "PT"):
+        span = timedelta(
             days=float(match["d"] or 0),
             hours=float(match["h"] or 0),
             minutes=float(match["m"] or 0),
             seconds=float(match["s"] or 0),
         )
+        return -span if match["sign"] else span
     raise MalformedInputError(f"unreadable duration {text!r}", field="properties.duration")
 
 
@@ -124,9 +145,9 @@ def workload_of(properties: Mapping[str, Any]) -> Workload:
     management = str(properties.get("backupManagementType") or "").casefold()
     if job_type in ("AzureIaaSVMJob", "AzureIaaSVMJobV2") or management == "azureiaasvm":
         return Workload.AZURE_VM
-    if job_type == "AzureStorageJob" or management == "azurestorage":
+    if job_type in ("AzureStorageJob", "AzureStorageJobV2") or management == "azurestorage":
         return Workload.AZURE_FILES
-    if job_type == "AzureWorkloadJob" or management == "azureworkload":
+    if job_type in ("AzureWorkloadJob", "AzureWorkloadJobV2") or management == "azureworkload":
         workload_type = str(properties.get("workloadType") or "").casefold()
         return _WORKLOAD_BY_TYPE.get(workload_type, Workload.SQL if "sql" in workload_type else Workload.UNKNOWN)
     if job_type == "MabJob" or management == "mab":
@@ -138,75 +159,89 @@ def workload_of(properties: Mapping[str, Any]) -> Workload:
     return Workload.UNKNOWN
 
 
-def item_name_of(properties: Mapping[str, Any], workload: Workload) -> str:
-    """The thing that failed (VM, database, share, server), never the vault.
+def errors_of(properties: Mapping[str, Any], notes: list[str] | None = None) -> tuple[JobError, ...]:
+    """Every error of the job. ``errorCode`` is an integer on the wire; a string code hides in ``errorTitle``.
 
-    SQL and HANA items read ``MSSQLSERVER/salesdb [vm-sql-01.contoso.com]``; on-call staff know them as
-    ``vm-sql-01 / salesdb``.
+    An entry that is not an object is left out, with a note; the job's other errors still count.
     """
-    bag = (properties.get("extendedInfo") or {}).get("propertyBag") or {}
-    name = str(properties.get("entityFriendlyName") or bag.get("VM Name") or bag.get("File Share Name") or "")
-    if workload in (Workload.SQL, Workload.SAP_HANA, Workload.SAP_ASE) and (match := _SQL_ITEM.match(name)):
-        host = match["host"].split(".")[0]
-        return f"{host} / {match['db'].strip()}"
-    if not name:
-        server = properties.get("mabServerName") or properties.get("dpmServerName")
-        name = str(server or "")
-    return name or "(unnamed item)"
-
-
-def errors_of(properties: Mapping[str, Any]) -> tuple[JobError, ...]:
-    """Every error of the job. ``errorCode`` is an integer on the wire; a string code hides in ``errorTitle``."""
     errors = []
-    for index, raw in enumerate(properties.get("errorDetails") or []):
+    raw_errors = properties.get("errorDetails") or []
+    for index, raw in enumerate(raw_errors if isinstance(raw_errors, list) else [raw_errors]):
         if not isinstance(raw, Mapping):
-            raise MalformedInputError("error entry is not an object", field=f"properties.errorDetails[{index}]")
+            _note(notes, f"properties.errorDetails[{index}] is not an error object; left out")
+            continue
         title = str(raw.get("errorTitle") or "").strip()
         number = raw.get("errorCode")
         code: str | None = title if _LOOKS_LIKE_CODE.match(title) else None
-        if isinstance(number, str) and not number.lstrip("-").isdigit():
-            code, number = code or number, None
-        recommendations = tuple(str(r) for r in raw.get("recommendations") or [] if str(r).strip())
-        message = str(raw.get("errorString") or (properties.get("extendedInfo") or {}).get("dynamicErrorMessage") or "")
+        if isinstance(number, str) and not number.strip().lstrip("-").isdigit():
+            code, number = code or (number.strip() if _LOOKS_LIKE_CODE.match(number.strip()) else None), None
+        recommendations = tuple(str(r) for r in _listed(raw.get("recommendations")) if str(r).strip())
         errors.append(
             JobError(
                 code=code,
                 # 0 is what the service sends when there is no code.
-                number=int(number) if number not in (None, "", 0, "0") else None,
-                message=message.strip(),
+                number=_number(number),
+                message=str(raw.get("errorString") or "").strip(),
                 recommendations=recommendations,
             )
         )
-    if not errors and (dynamic := (properties.get("extendedInfo") or {}).get("dynamicErrorMessage")):
-        errors.append(JobError(code=None, number=None, message=str(dynamic).strip()))
     return tuple(errors)
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if isinstance(value, str) else []
+
+
+def _number(value: Any) -> int | None:
+    if isinstance(value, bool) or value in (None, "", 0, "0"):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if text.lstrip("-").isdigit() and len(text) <= 20 else None
+
+
+def _note(notes: list[str] | None, text: str) -> None:
+    if notes is not None:
+        notes.append(text)
+
+
 def tasks_of(properties: Mapping[str, Any]) -> tuple[Task, ...]:
-    """The job's tasks in order (``Take Snapshot``, ``Transfer data to vault``)."""
-    raw_tasks = (properties.get("extendedInfo") or {}).get("tasksList") or []
+    """The job's tasks in order (``Take Snapshot``, ``Transfer data to vault``, ``Transfer data from vault``, …)."""
+    extended = properties.get("extendedInfo")
+    raw_tasks = (extended.get("tasksList") if isinstance(extended, Mapping) else None) or []
     return tuple(
-        Task(name=str(t.get("taskId") or t.get("taskName") or ""), status=str(t.get("status") or ""))
-        for t in raw_tasks
+        Task(name=str(t.get("taskId") or t.get("taskName") or "").strip(), status=str(t.get("status") or "").strip())
+        for t in (raw_tasks if isinstance(raw_tasks, list) else [])
         if isinstance(t, Mapping)
     )
 
 
 def failing_phase_of(tasks: tuple[Task, ...]) -> Phase | None:
-    """The first failed task, when it is one of the phases we know."""
-    for task in tasks:
-        if task.status.casefold() == "failed":
-            for phase in (Phase.TAKE_SNAPSHOT, Phase.TRANSFER):
-                if task.name.casefold() == phase.value.casefold():
-                    return phase
-            return None
-    return None
+    """The first failed task, when it is one of the phases the catalog knows."""
+    task = failed_task(tasks)
+    if task is None:
+        return None
+    return next((p for p in (Phase.TAKE_SNAPSHOT, Phase.TRANSFER) if task.name.casefold() == p.value.casefold()), None)
+
+
+def failed_task(tasks: tuple[Task, ...]) -> Task | None:
+    """The first task marked Failed, whatever its name."""
+    return next((t for t in tasks if t.status.casefold() == "failed"), None)
+
+
+def unfinished_task(tasks: tuple[Task, ...]) -> Task | None:
+    """The first task not done when the job ended (a snapshot still InProgress when a VM job failed)."""
+    done = ("completed", "completedwithwarnings", "succeeded", "skipped")
+    return next((t for t in tasks if t.name and t.status.casefold() not in done), None)
 
 
 def normalise_job(job: Mapping[str, Any]) -> BackupJob:
     """Turn one ``JobResource`` (list item or details) into a ``BackupJob``.
 
-    Raises ``MalformedInputError`` naming the field when the input is not a job.
+    Raises ``MalformedInputError`` naming the field only when the input is not a job at all (no id of a job, no
+    status). A field that is there but unreadable (a duration, a time, an error entry) becomes unknown, with a
+    note saying which: a job is never dropped for it.
     """
     if not isinstance(job, Mapping):
         raise MalformedInputError("a job must be a JSON object")
@@ -224,11 +259,15 @@ def normalise_job(job: Mapping[str, Any]) -> BackupJob:
     if not isinstance(status, str) or not status:
         raise MalformedInputError("not a backup job: no status", field="properties.status")
 
+    notes: list[str] = []
     job_type = str(properties.get("jobType") or "")
     known = job_type in KNOWN_JOB_TYPES
+    if not known:
+        notes.append(f"Unknown job type {job_type or '(missing)'!r}: reported with what could be read.")
     workload = workload_of(properties)
     tasks = tasks_of(properties)
-    notes = () if known else (f"Unknown job type {job_type or '(missing)'!r}: reported with what could be read.",)
+    extended = properties.get("extendedInfo")
+    detail = str((extended.get("dynamicErrorMessage") if isinstance(extended, Mapping) else None) or "").strip()
     return BackupJob(
         job_id=job_id,
         job_name=job_name,
@@ -236,17 +275,30 @@ def normalise_job(job: Mapping[str, Any]) -> BackupJob:
         vault_name=parts["vault_name"],
         subscription_id=parts["subscription_id"],
         resource_group=parts["resource_group"],
-        item_name=item_name_of(properties, workload),
+        item_name=item_of_job(properties, workload),
         workload=workload,
         job_type=job_type or "(missing)",
         known_job_type=known,
         operation=str(properties.get("operation") or ""),
         status=status,
-        start=parse_time(properties.get("startTime"), "properties.startTime"),
-        end=parse_time(properties.get("endTime"), "properties.endTime"),
-        duration=parse_duration(properties.get("duration")),
-        errors=errors_of(properties),
+        start=_lenient(parse_time, properties.get("startTime"), "properties.startTime", notes),
+        end=_lenient(parse_time, properties.get("endTime"), "properties.endTime", notes),
+        duration=_lenient(lambda v, _: parse_duration(v), properties.get("duration"), "properties.duration", notes),
+        errors=errors_of(properties, notes) or ((JobError(code=None, number=None, message=detail),) if detail else ()),
+        detail=detail,
         tasks=tasks,
         failing_phase=failing_phase_of(tasks),
-        notes=notes,
+        notes=tuple(notes),
     )
+
+
+_T = TypeVar("_T")
+
+
+def _lenient(read: Callable[[Any, str], _T | None], value: Any, field: str, notes: list[str]) -> _T | None:
+    """``read(value)``, or None with a note when the field is unreadable."""
+    try:
+        return read(value, field)
+    except MalformedInputError:
+        notes.append(f"{field} {str(value)[:80]!r} could not be read; shown as unknown.")
+        return None

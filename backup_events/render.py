@@ -16,7 +16,8 @@ from backup_events.alerts import BackupAlert
 from backup_events.exposure import ProtectedItem
 from backup_events.incidents import RECOVERED, REMINDER, Incident
 from backup_events.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
-from backup_events.normalise import parse_vault_id
+from backup_events.normalise import failed_task, parse_vault_id, unfinished_task
+from backup_events.operations import OperationKind, failed_label, kind_of, label_of
 
 if TYPE_CHECKING:
     import jinja2
@@ -45,7 +46,9 @@ class Facts:
     portal_url: str
     azure_message: str
     azure_recommendations: tuple[str, ...]
-    exposure: str
+    azure_detail: str
+    exposure: str | None  # None: not a backup, so no recovery point is at stake
+    label: str  # "Backup failed", "Restore failed", …
 
 
 def _when(value: datetime | None) -> str:
@@ -53,7 +56,7 @@ def _when(value: datetime | None) -> str:
 
 
 def _how_long(value: timedelta | None) -> str:
-    if value is None:
+    if value is None or value < timedelta(0):  # running jobs report negative durations
         return "—"
     minutes, seconds = divmod(int(value.total_seconds()), 60)
     hours, minutes = divmod(minutes, 60)
@@ -97,12 +100,7 @@ def exposure_of(job: BackupJob, last_good: datetime | None) -> str:
 def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good: datetime | None = None) -> Facts:
     """Precompute the wording of one email."""
     remediation = diagnosis.remediation
-    if job.failing_phase:
-        phase, phase_from = job.failing_phase.value, "from the job's tasks"
-    elif remediation and remediation.phase is not Phase.NOT_APPLICABLE:
-        phase, phase_from = remediation.phase.value, "typical for this error"
-    else:
-        phase, phase_from = "not reported", ""
+    phase, phase_from = phase_of(job, diagnosis)
     error = job.error
     return Facts(
         job=job,
@@ -117,8 +115,22 @@ def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good
         portal_url=f"{portal_url}/#@/resource{job.vault_id}/backupJobs",
         azure_message=error.message if error else "",
         azure_recommendations=tuple(r for e in job.errors for r in e.recommendations),
-        exposure=exposure_of(job, last_good),
+        azure_detail=job.detail if job.detail and job.detail != (error.message if error else "") else "",
+        exposure=exposure_of(job, last_good) if kind_of(job.operation) is OperationKind.BACKUP else None,
+        label=failed_label(job.operation),
     )
+
+
+def phase_of(job: BackupJob, diagnosis: Diagnosis) -> tuple[str, str]:
+    """Where the job failed, and how we know: its failed task, else the task it never finished, else the catalog."""
+    if task := failed_task(job.tasks):
+        return task.name, "from the job's tasks"
+    if task := unfinished_task(job.tasks):
+        return f"{task.name} (still {task.status or 'not started'} when the job failed)", "no task is marked Failed"
+    remediation = diagnosis.remediation
+    if remediation and remediation.phase is not Phase.NOT_APPLICABLE:
+        return remediation.phase.value, "typical for this error"
+    return "not reported", ""
 
 
 @functools.cache
@@ -146,8 +158,8 @@ def _code_spans(text: str) -> Any:
 
 
 def subject_of(facts: Facts) -> str:
-    """``[Backup failed] vm-sql-01 / salesdb: UserErrorParentFullBackupMissing`` — item first, one line."""
-    subject = f"[Backup failed] {facts.job.item_name}: {facts.code}"
+    """``[Backup failed] vm-sql-01 / salesdb: UserErrorParentFullBackupMissing`` — what failed, item first, one line."""
+    subject = f"[{facts.label}] {facts.job.item_name}: {facts.code}"
     return " ".join(subject.split())[:250]
 
 
@@ -214,7 +226,7 @@ def render_incident(
     if kind not in (REMINDER, RECOVERED):
         raise ValueError(f"render_incident renders reminders and recoveries, not {kind!r}")
     down = _how_long(incident.down_for(now))
-    label = "Backup still failing" if kind == REMINDER else "Backup recovered"
+    label = f"{label_of(incident.operation)} {'still failing' if kind == REMINDER else 'recovered'}"
     subject = f"[{label}] {incident.item}: {incident.code} ({down}, {incident.count} failure{'s' * (incident.count != 1)})"
     context: dict[str, object] = {
         "i": incident,
@@ -234,7 +246,9 @@ def render_digest(
     """One email for a storm of new incidents: every item, its code, cause and link, worst vaults first."""
     ordered = sorted(incidents, key=lambda i: (i.vault_name.casefold(), i.item.casefold(), i.code))
     vaults = sorted({i.vault_name for i in incidents})
-    subject = f"[Backup failed] {len(incidents)} new failures in {len(vaults)} vault{'s' * (len(vaults) != 1)} (digest)"
+    labels = {label_of(i.operation) for i in incidents}
+    label = f"{labels.pop()} failed" if len(labels) == 1 else "Backup jobs failed"
+    subject = f"[{label}] {len(incidents)} new failures in {len(vaults)} vault{'s' * (len(vaults) != 1)} (digest)"
     context: dict[str, object] = {"incidents": ordered, "vaults": vaults, "portal_url": portal_url}
     return _addressed(key, subject, "digest", context, sender=sender, recipients=recipients)
 

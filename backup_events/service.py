@@ -28,8 +28,9 @@ from backup_events.incidents import (
     pack_mail,
 )
 from backup_events.model import BackupJob
-from backup_events.normalise import normalise_job, parse_vault_id
+from backup_events.normalise import normalise_job, parse_vault_id, same_resource
 from backup_events.notify import notify, send
+from backup_events.operations import OperationKind, is_ongoing
 from backup_events.ports import IncidentStore, JobSource, Ledger, Mailer
 from backup_events.remediation import Catalog
 from backup_events.routing import Route, recipients_for
@@ -60,6 +61,7 @@ class Services:
     routes: tuple[Route, ...] = ()
     missed_grace: timedelta | None = timedelta(hours=6)
     route_tag: str = ""
+    tell_operations: frozenset[OperationKind] = frozenset(OperationKind)
 
     def recipients_for(self, vault_id: str) -> tuple[str, ...]:
         """Who hears about this vault."""
@@ -158,7 +160,10 @@ def prepare_failure(
     code = render.headline_code(job, diagnosis)
     when = job.end or job.start or services.clock()
     protected = (items or {}).get(item_key(job.vault_id, job.item_name))
-    key_of_incident = incident_key(job.vault_id, job.item_name, code)
+    # A failed restore (or any one-off operation) is told once per job: no reminders, no recovery, and a good
+    # backup does not close it. It is born closed, owing only its first email.
+    ongoing = is_ongoing(job.operation)
+    key_of_incident = incident_key(job.vault_id, job.item_name, code, job="" if ongoing else job.job_name)
     message = render.render_failure(
         job,
         diagnosis,
@@ -179,6 +184,8 @@ def prepare_failure(
         docs_url=diagnosis.remediation.docs_url if diagnosis.remediation else "",
         opened_at=when,
         last_seen=when,
+        state="open" if ongoing else "closed",
+        closed_at=None if ongoing else when,
         last_job=job.job_name,
         operation=job.operation,
         route_to=tag_route(services, protected, {} if tag_routes is None else tag_routes),
@@ -242,7 +249,7 @@ def handle_job(
     except MalformedInputError as exc:
         report.problems.append(f"unreadable job {raw.get('id', '(no id)')}: {exc}")
         return None
-    decision = decide.decide(job)
+    decision = decide.decide(job, services.tell_operations)
     if not decision.tell:
         log.debug("No email for %s: %s", job.job_name, decision.reason)
         return None
@@ -331,6 +338,7 @@ def record_missed(services: Services, item: ProtectedItem, interval: timedelta, 
         opened_at=now,
         last_seen=now,
         last_job="(missed backup)",
+        operation="Backup",
         route_to=tag_route(services, item, {}),
     )
     message = render.render_missed(
@@ -472,10 +480,20 @@ def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport
         report.duplicates += 1
         return services.incidents.incident_of_job(key)
     code = error_code(alert, services.catalog)
+    items = protected_items(services, alert.vault_id)
     try:
         job = normalise_job(services.source.job_details(f"{alert.vault_id}/backupJobs/{alert.job_name}"))
     except (SourceError, MalformedInputError) as exc:
         log.warning("Job %s of alert %s unreadable (%s): telling it from the alert", alert.job_name, alert.short_id, exc)
         job = job_from_alert(alert, code=code, note=f"Built from the alert alone: the job's details could not be read ({exc}).")
-    items = protected_items(services, alert.vault_id)
+        # The alert names a database by its VM and ARM id; its protected item knows the name the Timer uses.
+        named = next(
+            (i for i in (items or {}).values() if alert.protected_item_id and same_resource(i.item_id, alert.protected_item_id)),
+            None,
+        )
+        job = replace(job, item_name=named.item) if named else job
+    decision = decide.decide(job, services.tell_operations)
+    if not decision.tell:
+        log.info("Alert %s: no email, %s", alert.short_id, decision.reason)
+        return None
     return record(services, job, report, detailed=True, extra_codes=(code,) if code else (), items=items)

@@ -14,6 +14,7 @@ from typing import Any
 
 from backup_events.errors import ConfigurationError
 from backup_events.model import Workload
+from backup_events.operations import OperationKind, parse_kinds
 from backup_events.routing import Route, parse_routes
 
 CLOUDS: dict[str, tuple[str, str, str]] = {
@@ -52,7 +53,19 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("BACKUP_POLL_SCHEDULE", "0 */15 * * * *", "0 */15 * * * *", "NCRONTAB schedule of the Timer (six fields)."),
-    Setting("BACKUP_JOBS_SOURCE", "arm", "arm", "'arm' reads the vaults' jobs API; 'sample' replays the bundled sample jobs."),
+    Setting(
+        "BACKUP_JOBS_SOURCE",
+        "arm",
+        "arm",
+        "'arm' reads the vaults' jobs API; 'files' reads exported jobs (BACKUP_JOBS_FILES); 'sample' the bundled samples.",
+    ),
+    Setting(
+        "BACKUP_JOBS_FILES",
+        "exports/jobs.json,exports/items.json",
+        "",
+        "With BACKUP_JOBS_SOURCE=files: comma-separated `az backup job list -o json`, REST list pages, single jobs, "
+        "`az backup item list -o json`.",
+    ),
     Setting(
         "BACKUP_VAULT_IDS",
         "/subscriptions/<guid>/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rsv-prod",
@@ -123,6 +136,12 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "A tag on the affected VM or storage account whose addresses get its emails instead; empty to ignore tags.",
     ),
+    Setting(
+        "BACKUP_TELL_OPERATIONS",
+        "all",
+        "all",
+        "Which failed operations get an email: all, or some of backup, restore, configure-backup, delete-backup-data, other.",
+    ),
     Setting("BACKUP_REMINDER_HOURS", "24,72", "24,72", "Hours after an incident opens to remind, while it still fails."),
     Setting(
         "BACKUP_RECOVERY_NOTICES",
@@ -163,6 +182,7 @@ class Settings:
 
     poll_schedule: str
     jobs_source: str
+    jobs_files: tuple[Path, ...]
     vault_ids: tuple[str, ...]
     subscription_ids: tuple[str, ...]
     lookback_hours: int
@@ -181,6 +201,7 @@ class Settings:
     routes: tuple[Route, ...]
     route_tag: str
     eventgrid_topic_endpoint: str
+    tell_operations: frozenset[OperationKind]
     reminder_hours: tuple[int, ...]
     recovery_workloads: frozenset[str]
     digest_threshold: int
@@ -247,7 +268,13 @@ class _Reader:
             lambda v: bool(_NCRONTAB.match(v)),
             "must be an NCRONTAB expression (six fields, seconds first)",
         )
-        values["jobs_source"] = source = self.choice("BACKUP_JOBS_SOURCE", ("arm", "sample"))
+        values["jobs_source"] = source = self.choice("BACKUP_JOBS_SOURCE", ("arm", "files", "sample"))
+        files = tuple(Path(p.strip()) for p in self.raw("BACKUP_JOBS_FILES").split(",") if p.strip())
+        if source == "files" and not files:
+            self.bad("BACKUP_JOBS_FILES", "set it when BACKUP_JOBS_SOURCE is files")
+        elif source == "files" and (missing := [str(p) for p in files if not p.is_file()]):
+            self.bad("BACKUP_JOBS_FILES", f"no such file {missing[0]!r}")
+        values["jobs_files"] = files
         vault_ids = _split(self.raw("BACKUP_VAULT_IDS"))
         subscriptions = _split(self.raw("BACKUP_SUBSCRIPTION_IDS"))
         if bad_vaults := [v for v in vault_ids if not _VAULT_ID.match(v)]:
@@ -295,7 +322,15 @@ class _Reader:
             if unknown := sorted(named - workloads):
                 self.bad("BACKUP_RECOVERY_NOTICES", f"unknown workload(s) {unknown}; known: {', '.join(sorted(workloads))}")
             recovery = frozenset(named & workloads)
+        operations, unknown_kinds = parse_kinds(self.raw("BACKUP_TELL_OPERATIONS"))
+        if unknown_kinds or not operations:
+            kinds = ", ".join(k.value for k in OperationKind)
+            self.bad(
+                "BACKUP_TELL_OPERATIONS",
+                f"unknown operation {unknown_kinds[0]!r}; known: all, {kinds}" if unknown_kinds else "names none",
+            )
         return {
+            "tell_operations": operations or frozenset(OperationKind),
             "reminder_hours": tuple(int(h) for h in hours),
             "recovery_workloads": recovery,
             "digest_threshold": self.whole_number("BACKUP_DIGEST_THRESHOLD", 1, 10_000),

@@ -148,10 +148,19 @@ def test_a_vault_that_keeps_failing_is_skipped_and_the_others_are_told(table: An
 
 def test_one_malformed_job_never_stops_the_run(table: Any, tmp_path: Path, clock: Clock) -> None:
     jobs = bundled_jobs()
-    broken = {**jobs[0], "properties": {**jobs[0]["properties"], "startTime": "not a time"}}
+    broken = {**jobs[0], "id": jobs[0]["id"].split("/backupJobs/")[0]}  # a vault's id: not a job at all
     report = poll_jobs(services(table, tmp_path, clock, source=SampleJobSource([broken, *jobs[1:]])))
     assert report.emails_sent == FAILED - 1
-    assert any("properties.startTime" in p for p in report.problems)
+    assert any("not a backup job's" in p for p in report.problems)
+
+
+def test_a_job_with_an_unreadable_time_is_told_with_that_time_unknown(table: Any, tmp_path: Path, clock: Clock) -> None:
+    jobs = bundled_jobs()
+    broken = {**jobs[0], "properties": {**jobs[0]["properties"], "startTime": "not a time"}}
+    report = poll_jobs(services(table, tmp_path, clock, source=SampleJobSource([broken, *jobs[1:]])))
+    assert report.emails_sent == FAILED and report.problems == []
+    told = [p.read_text() for p in tmp_path.glob("*.eml") if jobs[0]["properties"]["entityFriendlyName"] in p.read_text()]
+    assert any("properties.startTime 'not a time' could not be read" in text for text in told)
 
 
 def test_timer_run_with_work_left_over_fails_the_invocation(table: Any, tmp_path: Path, clock: Clock) -> None:

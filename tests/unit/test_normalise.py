@@ -127,15 +127,22 @@ def test_error_title_that_is_prose_is_not_taken_for_a_code() -> None:
         ("PT1H2M3S", timedelta(hours=1, minutes=2, seconds=3)),
         ("P1DT2H", timedelta(days=1, hours=2)),
         ("PT0S", timedelta(0)),
+        # InProgress jobs of the live service, and az -o json printing Python's timedelta:
+        ("-PT4M20.8890416S", -timedelta(minutes=4, seconds=20.8890416)),
+        ("-00:01:00", -timedelta(minutes=1)),
+        ("0:00:29.718011", timedelta(seconds=29, microseconds=718011)),
+        ("1 day, 2:03:04.500000", timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=500000)),
+        ("-1 day, 23:55:39.110958", -timedelta(minutes=4, seconds=20, microseconds=889042)),
+        ("2 days, 0:00:00", timedelta(days=2)),
         (None, None),
         ("", None),
     ],
 )
-def test_durations_in_dotnet_and_iso_formats(wire: str | None, expected: timedelta | None) -> None:
+def test_durations_in_dotnet_python_and_iso_formats(wire: str | None, expected: timedelta | None) -> None:
     assert parse_duration(wire) == expected
 
 
-@pytest.mark.parametrize("wire", ["soon", "P", "PT", "12:3:4", "-00:01:00"])
+@pytest.mark.parametrize("wire", ["soon", "P", "PT", "-P", "12:3:4", "1 day 2:03:04"])
 def test_unreadable_duration_names_the_field(wire: str) -> None:
     with pytest.raises(MalformedInputError) as caught:
         parse_duration(wire)
@@ -204,23 +211,89 @@ def test_spec_job_details_example_normalises_with_its_tasks() -> None:
             },
             "properties.status",
         ),
-        (
-            {
-                "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j",
-                "properties": {"status": "Failed", "startTime": "yesterday"},
-            },
-            "properties.startTime",
-        ),
-        (
-            {
-                "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j",
-                "properties": {"status": "Failed", "errorDetails": ["oops"]},
-            },
-            "properties.errorDetails[0]",
-        ),
     ],
 )
 def test_malformed_job_names_the_offending_field(raw: dict[str, Any], field: str) -> None:
     with pytest.raises(MalformedInputError) as caught:
         normalise_job(raw)
     assert caught.value.field == field
+
+
+JOB_ID = "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v/backupJobs/j"
+
+
+@pytest.mark.parametrize(
+    ("properties", "field"),
+    [
+        ({"startTime": "yesterday"}, "properties.startTime"),
+        ({"endTime": 12}, "properties.endTime"),
+        ({"duration": "soon"}, "properties.duration"),
+        ({"errorDetails": ["oops", {"errorCode": 400003, "errorString": "Restore failed"}]}, "properties.errorDetails[0]"),
+    ],
+)
+def test_unreadable_field_is_unknown_and_the_job_is_kept(properties: dict[str, Any], field: str) -> None:
+    job = normalise_job({"id": JOB_ID, "properties": {"status": "Failed", "jobType": "AzureIaaSVMJob", **properties}})
+    assert job.status == "Failed"
+    assert any(note.startswith(field) for note in job.notes), job.notes
+    if "errorDetails" in properties:
+        assert job.error is not None and job.error.number == 400003
+
+
+def test_null_error_details_extended_info_and_actions_are_absent_not_broken() -> None:
+    job = normalise_job(
+        {
+            "id": JOB_ID,
+            "properties": {
+                "status": "InProgress",
+                "jobType": "AzureStorageJobV2",
+                "errorDetails": None,
+                "extendedInfo": None,
+                "actionsInfo": None,
+                "endTime": None,
+                "duration": "-PT4M20.8890416S",
+                "startTime": "2021-03-01T10:00:00.1234567+00:00",
+            },
+        }
+    )
+    assert (job.errors, job.tasks, job.end, job.notes) == ((), (), None, ())
+    assert job.known_job_type and job.workload is Workload.AZURE_FILES
+    assert job.duration is not None and job.duration < timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("job_type", "workload"), [("AzureIaaSVMJobV2", Workload.AZURE_VM), ("AzureStorageJobV2", Workload.AZURE_FILES)]
+)
+def test_v2_job_types_are_known(job_type: str, workload: Workload) -> None:
+    job = normalise_job({"id": JOB_ID, "properties": {"status": "Failed", "jobType": job_type}})
+    assert job.known_job_type and job.workload is workload
+
+
+def test_workload_v2_job_is_a_database_job() -> None:
+    job = normalise_job(
+        {
+            "id": JOB_ID,
+            "properties": {
+                "status": "Failed",
+                "jobType": "AzureWorkloadJobV2",
+                "workloadType": "SAPHanaDatabase",
+                "entityFriendlyName": "SYSTEMDB [hxehost]",
+            },
+        }
+    )
+    assert job.known_job_type and job.workload is Workload.SAP_HANA and job.item_name == "hxehost / SYSTEMDB"
+
+
+def test_dynamic_error_message_is_kept_next_to_the_error() -> None:
+    job = normalise_job(
+        {
+            "id": JOB_ID,
+            "properties": {
+                "status": "Failed",
+                "jobType": "AzureWorkloadJob",
+                "errorDetails": [{"errorCode": 520123, "errorTitle": "UserErrorRestoreFailedTargetFileAlreadyExists"}],
+                "extendedInfo": {"dynamicErrorMessage": "File F:\\db.mdf already exists."},
+            },
+        }
+    )
+    assert job.detail == "File F:\\db.mdf already exists."
+    assert job.error is not None and job.error.code == "UserErrorRestoreFailedTargetFileAlreadyExists"

@@ -1,0 +1,71 @@
+"""Pure: what a job was doing (backup, restore, configure backup, …), and how its failure is told.
+
+Most failed jobs in the live service's recordings are restores, not backups (shared reference,
+real-wire-shapes.md §1). A failed restore is a one-off: a person asked for it, a later good backup does not
+fix it, and reminding about it or announcing its "recovery" would be noise. Only backups (and configuring
+one, which a later good backup proves fixed) are ongoing: incidents that repeat, remind and recover.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class OperationKind(enum.StrEnum):
+    """The kinds of job operation an operator can choose to be told about (``BACKUP_TELL_OPERATIONS``)."""
+
+    BACKUP = "backup"
+    RESTORE = "restore"
+    CONFIGURE_BACKUP = "configure-backup"
+    DELETE_BACKUP_DATA = "delete-backup-data"
+    OTHER = "other"
+
+
+_LABELS = {
+    OperationKind.BACKUP: "Backup",
+    OperationKind.RESTORE: "Restore",
+    OperationKind.CONFIGURE_BACKUP: "Configure backup",
+    OperationKind.DELETE_BACKUP_DATA: "Delete backup data",
+}
+ONGOING = frozenset({OperationKind.BACKUP, OperationKind.CONFIGURE_BACKUP})
+"""Kinds whose failures are incidents that last until a good backup; every other kind is told once per job."""
+
+
+def kind_of(operation: str) -> OperationKind:
+    """``Backup (Log)`` → backup; ``Restore (Full)``, ``RestoreWithRehydrate``, ``CrossRegionRestore`` → restore."""
+    folded = "".join(operation.split()).casefold()
+    if not folded:  # incidents stored before operations were told apart, and missed backups, name none
+        return OperationKind.BACKUP
+    if "restore" in folded:
+        return OperationKind.RESTORE
+    if folded.startswith("backup"):
+        return OperationKind.BACKUP
+    if folded.startswith("configurebackup"):
+        return OperationKind.CONFIGURE_BACKUP
+    if folded.startswith("deletebackupdata"):
+        return OperationKind.DELETE_BACKUP_DATA
+    return OperationKind.OTHER
+
+
+def is_ongoing(operation: str) -> bool:
+    """Does a failure of this operation last until a good backup (True), or is it a one-off (False)?"""
+    return kind_of(operation) in ONGOING
+
+
+def label_of(operation: str) -> str:
+    """``Backup``, ``Restore`` (every restore kind), ``Configure backup``, ``Delete backup data``, else the operation."""
+    return _LABELS.get(kind_of(operation)) or " ".join(operation.split())
+
+
+def failed_label(operation: str) -> str:
+    """``Backup failed``, ``Restore failed``, ``Configure backup failed``, else ``<operation> failed``."""
+    return f"{label_of(operation)} failed"
+
+
+def parse_kinds(value: str) -> tuple[frozenset[OperationKind], list[str]]:
+    """``all`` or a comma-separated list of kinds; returns the kinds and the names it did not know."""
+    if value.strip().casefold() in ("", "all"):
+        return frozenset(OperationKind), []
+    names = [part.strip().casefold() for part in value.split(",") if part.strip()]
+    known = {kind.value: kind for kind in OperationKind}
+    return frozenset(known[n] for n in names if n in known), [n for n in names if n not in known]
