@@ -1,7 +1,8 @@
-"""Command line: ``python -m backup_events {demo,explain,poll,catalog}``.
+"""Command line: ``python -m backup_events {demo,explain,replay,poll,test-email,catalog}``.
 
 - ``demo``: the main job on embedded defaults (bundled sample jobs, Azurite ledger, ``./outbox``); no Azure account.
-- ``explain PATH``: the email a job would produce, without sending anything or touching a ledger.
+- ``explain PATH``: the email a job, a list of jobs or an alert would produce, without sending or recording anything.
+- ``replay FILE…``: exported jobs (``az backup job list -o json``, REST pages) through the whole pipeline.
 - ``poll``: one run with the current settings (environment, or ``--settings local.settings.json``).
 - ``test-email``: one marked synthetic notification through the configured mailer, to prove the path works.
 - ``catalog`` / ``catalog check``: list the remediation catalog, or validate it.
@@ -82,14 +83,9 @@ def print_step(title: str, report: RunReport) -> None:
 
 
 def _load_json(path: str) -> Any:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MalformedInputError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedInputError(f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    from backup_events.exported import read_json  # noqa: PLC0415
+
+    return read_json(Path(path))
 
 
 def explained(document: Any, path: str) -> EmailMessage | str:
@@ -125,14 +121,61 @@ def explained(document: Any, path: str) -> EmailMessage | str:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    result = explained(_load_json(args.path), args.path)
+    from backup_events import exported  # noqa: PLC0415
+
+    document = _load_json(args.path)
+    listed = isinstance(document, list) or (isinstance(document, Mapping) and isinstance(document.get("value"), list))
+    if not listed:
+        _print_explained(explained(document, args.path), html=args.html)
+        return 0
+    resources = list(exported.resources_in(document))
+    jobs = [r for r in resources if exported.kind_of(r) == "job"]
+    if not jobs:
+        raise MalformedInputError(f"{args.path} lists {len(resources)} resource(s) and no backup job")
+    for index, job in enumerate(jobs, 1):
+        print(f"=== {index}/{len(jobs)} job {job.get('name') or job.get('id')}")
+        _print_explained(explained(job, args.path), html=args.html)
+        print()
+    return 0
+
+
+def _print_explained(result: EmailMessage | str, *, html: bool) -> None:
     if isinstance(result, str):
         print(f"No email: {result}.")
-        return 0
+        return
     print(f"Subject: {result.subject}")
     print()
-    print(result.html if args.html else result.text, end="")
-    return 0
+    print(result.html if html else result.text, end="")
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from backup_events import replay  # noqa: PLC0415
+
+    result = replay.replay(list(args.files), args.outbox, interval=timedelta(minutes=args.interval))
+    r = result.report
+    span = f"{result.first:%Y-%m-%d %H:%M} to {result.last:%Y-%m-%d %H:%M} UTC" if result.first and result.last else "no jobs"
+    rows = [
+        ("vaults", result.vaults),
+        ("jobs", result.jobs),
+        ("protected items", result.items),
+        ("polls", result.polls),
+        ("failed jobs", result.failed),
+        ("new incidents", r.opened),
+        ("repeats (counted)", r.repeats),
+        ("recovered", r.recovered),
+        ("emails written", r.emails_sent),
+        ("  of which reminders", r.reminders_sent),
+        ("  of which recovered", r.recovery_emails),
+        ("  of which digests", r.digests),
+    ]
+    print(f"backup-events replay: {len(args.files)} file(s), {span}, every {args.interval} min -> {args.outbox}/")
+    for name, value in rows:
+        print(f"  {name:<22}  {value:>5}")
+    for problem in r.problems:
+        print(f"  ! {problem}")
+    return 0 if not r.problems else 1
 
 
 def _local_settings(path: Path | None) -> Mapping[str, str]:
@@ -211,10 +254,19 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--reset", action="store_true", help="forget what earlier demo runs told")
     demo.add_argument("--story", action="store_true", help="two days in a minute: repeats, reminders, recovery, a digest")
     demo.set_defaults(run=run_demo)
-    explain = commands.add_parser("explain", help="print the email a job would produce; sends nothing")
-    explain.add_argument("path", help="a JobResource JSON file, as the jobs API GET returns it")
+    explain = commands.add_parser("explain", help="print the email a job, a list of jobs or an alert would produce")
+    explain.add_argument(
+        "path", help="a job (JobResource), a list of jobs (az backup job list -o json, a REST page) or an alert, as JSON"
+    )
     explain.add_argument("--html", action="store_true", help="print the HTML body instead of the plain text")
     explain.set_defaults(run=run_explain)
+    replay = commands.add_parser("replay", help="play exported jobs through the pipeline on their own clock; emails to --outbox")
+    replay.add_argument(
+        "files", nargs="+", type=Path, help="az backup job list / item list -o json output, REST list pages, single jobs"
+    )
+    replay.add_argument("--outbox", type=Path, default=Path("outbox"), help="where emails are written (default ./outbox)")
+    replay.add_argument("--interval", type=int, default=15, help="minutes between two polls (default 15)")
+    replay.set_defaults(run=run_replay)
     poll = commands.add_parser("poll", help="one run with the current settings")
     poll.add_argument("--settings", type=Path, help="read Values from a local.settings.json on top of the environment")
     poll.set_defaults(run=run_poll)

@@ -43,6 +43,10 @@ def jobs_source(settings: Settings, credential_factory: Callable[[], Any]) -> Jo
         from backup_events.adapters.sample_jobs import SampleJobSource  # noqa: PLC0415
 
         return SampleJobSource()
+    if settings.jobs_source == "files":
+        from backup_events.adapters.file_jobs import FileJobSource  # noqa: PLC0415
+
+        return FileJobSource(settings.jobs_files)
     from backup_events.adapters.arm_jobs import RecoveryServicesJobSource  # noqa: PLC0415
 
     return RecoveryServicesJobSource(

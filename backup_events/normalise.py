@@ -8,6 +8,7 @@ and list items lack ``extendedInfo``.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -175,7 +176,7 @@ def errors_of(properties: Mapping[str, Any], notes: list[str] | None = None) -> 
         code: str | None = title if _LOOKS_LIKE_CODE.match(title) else None
         if isinstance(number, str) and not number.strip().lstrip("-").isdigit():
             code, number = code or (number.strip() if _LOOKS_LIKE_CODE.match(number.strip()) else None), None
-        recommendations = tuple(str(r) for r in _listed(raw.get("recommendations")) if str(r).strip())
+        recommendations = tuple(textwrap.dedent(str(r)).strip() for r in _listed(raw.get("recommendations")) if str(r).strip())
         errors.append(
             JobError(
                 code=code,
