@@ -90,7 +90,7 @@ def _load_json(path: str) -> Any:
 
 def explained(document: Any, path: str) -> EmailMessage | str:
     """The email a document would produce, or the reason there is none."""
-    from backup_events import alerts  # noqa: PLC0415
+    from backup_events import alerts, exported  # noqa: PLC0415
 
     document = alerts.unwrap_event(document)
     catalog = remediation.load()
@@ -105,6 +105,8 @@ def explained(document: Any, path: str) -> EmailMessage | str:
             alert, code=code, note="explain reads no API: in Azure the job's details would add its phase."
         )
         diagnosis = catalog.diagnose(job.errors)
+    elif isinstance(document, Mapping) and exported.kind_of(document) == "item":
+        return _item_line(document)
     elif isinstance(document, Mapping) and "properties" in document:
         job = normalise_job(document)
         decision = decide.decide(job)
@@ -120,20 +122,35 @@ def explained(document: Any, path: str) -> EmailMessage | str:
     return render.render_failure(job, diagnosis, key=decide.ledger_key(job), **EXAMPLE_ADDRESSING)
 
 
+def _item_line(document: Mapping[str, Any]) -> str:
+    from backup_events.exported import vault_of  # noqa: PLC0415
+    from backup_events.exposure import protected_item_of  # noqa: PLC0415
+
+    item = protected_item_of(document, vault_of(str(document["id"])) or "")
+    last = f"{item.last_recovery_point:%Y-%m-%d %H:%M} UTC" if item.last_recovery_point else "none yet"
+    return (
+        f"protected item {item.item} ({item.workload}, last recovery point {last}) is read for exposure, recovery "
+        "and missed backups, never told on its own"
+    )
+
+
 def run_explain(args: argparse.Namespace) -> int:
     from backup_events import exported  # noqa: PLC0415
+    from backup_events.alerts import unwrap_event  # noqa: PLC0415
 
-    document = _load_json(args.path)
+    document = unwrap_event(_load_json(args.path))
     listed = isinstance(document, list) or (isinstance(document, Mapping) and isinstance(document.get("value"), list))
     if not listed:
         _print_explained(explained(document, args.path), html=args.html)
         return 0
     resources = list(exported.resources_in(document))
-    jobs = [r for r in resources if exported.kind_of(r) == "job"]
+    jobs = [r for r in resources if exported.kind_of(r) in ("job", "item")]
     if not jobs:
-        raise MalformedInputError(f"{args.path} lists {len(resources)} resource(s) and no backup job")
+        raise MalformedInputError(
+            f"{args.path} is neither a backup job nor a list of them: it lists {len(resources)} resource(s) and no job"
+        )
     for index, job in enumerate(jobs, 1):
-        print(f"=== {index}/{len(jobs)} job {job.get('name') or job.get('id')}")
+        print(f"=== {index}/{len(jobs)} {exported.kind_of(job)} {job.get('name') or job.get('id')}")
         _print_explained(explained(job, args.path), html=args.html)
         print()
     return 0

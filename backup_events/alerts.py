@@ -218,8 +218,10 @@ def error_code(alert: BackupAlert, catalog: Catalog) -> str | None:
 
 def unwrap_event(document: Any) -> Any:
     """The alert inside an Event Grid event, a CloudEvent, or an array of either; other documents as they are."""
-    if isinstance(document, list) and document:
+    if isinstance(document, list) and document and _is_envelope(document[0]):
         document = document[0]
-    if isinstance(document, Mapping) and "data" in document and ("specversion" in document or "eventType" in document):
-        return document["data"]
-    return document
+    return document["data"] if _is_envelope(document) else document
+
+
+def _is_envelope(document: Any) -> bool:
+    return isinstance(document, Mapping) and "data" in document and ("specversion" in document or "eventType" in document)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from backup_events.errors import MalformedInputError
+from backup_events.normalise import vault_of_job
 
 _VAULT = re.compile(
     r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.recoveryservices/vaults/[^/]+", re.IGNORECASE
@@ -78,6 +79,7 @@ class Export:
     """Jobs and protected items from exported files, each job once: its final state, in its details form if exported."""
 
     jobs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    job_vaults: dict[str, str] = field(default_factory=dict)  # job id → vault id, both case-folded
     items: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     vaults: dict[str, str] = field(default_factory=dict)
     ignored: int = 0
@@ -85,7 +87,7 @@ class Export:
     def add(self, document: Any) -> None:
         for resource in resources_in(document):
             kind = kind_of(resource)
-            vault = vault_of(str(resource.get("id") or ""))
+            vault = vault_of_job(resource) if kind == "job" else vault_of(str(resource.get("id") or ""))
             if kind == "other" or vault is None or not isinstance(resource.get("properties"), Mapping):
                 self.ignored += 1
                 continue
@@ -97,6 +99,7 @@ class Export:
             known = self.jobs.get(key)
             if known is None or _rank(resource) > _rank(known):
                 self.jobs[key] = resource
+                self.job_vaults[key] = vault.casefold()
 
 
 _RUNNING = ("inprogress", "cancelling", "notstarted", "")

@@ -31,6 +31,11 @@ KNOWN_JOB_TYPES = frozenset(
     }
 )
 
+# Cross-region restore jobs live in the secondary region, outside any vault's path; the vault is in their property bag.
+_CRR_JOB_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.recoveryservices/locations/(?P<location>[^/]+)/backupjobs/(?P<job>[^/]+)/?$",
+    re.IGNORECASE,
+)
 _JOB_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
     r"/providers/microsoft\.recoveryservices/vaults/(?P<vault>[^/]+)"
@@ -39,12 +44,8 @@ _JOB_ID = re.compile(
 )
 # .NET TimeSpan ``[-][d.]hh:mm:ss[.fffffff]``, and Python's timedelta as ``az -o json`` prints it:
 # ``0:00:29.718011``, ``1 day, 2:03:04.500000``, ``-1 day, 23:55:39.110958`` (days carry the sign).
-_TIMESPAN = re.compile(
-    r"^(?P<sign>-)?(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,7}))?$"
-)
-_PY_TIMEDELTA = re.compile(
-    r"^(?P<d>-?\d+) days?, (?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?$"
-)
+_TIMESPAN = re.compile(r"^(?P<sign>-)?(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,7}))?$")
+_PY_TIMEDELTA = re.compile(r"^(?P<d>-?\d+) days?, (?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?$")
 _ISO_DURATION = re.compile(
     r"^(?P<sign>-)?P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
     r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
@@ -252,7 +253,8 @@ def normalise_job(job: Mapping[str, Any]) -> BackupJob:
     job_id = job.get("id")
     if not isinstance(job_id, str) or not job_id:
         raise MalformedInputError("not a backup job: no id", field="id")
-    parts = parse_vault_id(job_id)
+    notes: list[str] = []
+    parts = _job_parts(job_id, properties, notes)
     job_name = str(job.get("name") or parts["job_name"])
     if not job_name or not parts["job_name"]:
         raise MalformedInputError("the id is a vault's, not a backup job's", field="id")
@@ -260,7 +262,6 @@ def normalise_job(job: Mapping[str, Any]) -> BackupJob:
     if not isinstance(status, str) or not status:
         raise MalformedInputError("not a backup job: no status", field="properties.status")
 
-    notes: list[str] = []
     job_type = str(properties.get("jobType") or "")
     known = job_type in KNOWN_JOB_TYPES
     if not known:
@@ -291,6 +292,32 @@ def normalise_job(job: Mapping[str, Any]) -> BackupJob:
         failing_phase=failing_phase_of(tasks),
         notes=tuple(notes),
     )
+
+
+def vault_of_job(job: Mapping[str, Any]) -> str | None:
+    """The vault id a job belongs to (a cross-region restore job's from its property bag); None if not a job's id."""
+    properties = job.get("properties")
+    try:
+        return _job_parts(str(job.get("id") or ""), properties if isinstance(properties, Mapping) else {}, [])["vault_id"]
+    except MalformedInputError:
+        return None
+
+
+def _job_parts(job_id: str, properties: Mapping[str, Any], notes: list[str]) -> dict[str, str]:
+    """The vault and job of a job id; for a cross-region restore job, the vault its property bag names."""
+    crr = _CRR_JOB_ID.match(job_id.strip())
+    if crr is None:
+        return parse_vault_id(job_id)
+    extended = properties.get("extendedInfo")
+    bag = (extended.get("propertyBag") if isinstance(extended, Mapping) else None) or {}
+    subscription = str(bag.get("Subscription Id of the vault") or crr["sub"])
+    group = str(bag.get("Resource Group Name of the vault") or "")
+    vault = str(bag.get("Vault name") or "")
+    if not group or not vault:
+        group, vault = "unknown", f"cross-region-{crr['location']}"
+        notes.append(f"Cross-region restore job in {crr['location']}: its vault is not named in the job.")
+    vault_id = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults/{vault}"
+    return {**parse_vault_id(vault_id), "job_name": crr["job"]}
 
 
 _T = TypeVar("_T")

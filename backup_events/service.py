@@ -19,6 +19,7 @@ from backup_events import decide, render
 from backup_events.alerts import BackupAlert, error_code, job_from_alert, parse_alert
 from backup_events.errors import MalformedInputError, RunFailedError, SourceError
 from backup_events.exposure import MISSED_CODE, ProtectedItem, backup_interval, missed_backup, missed_key, protected_item_of
+from backup_events.identity import DATABASES
 from backup_events.incidents import (
     Incident,
     Policy,
@@ -156,6 +157,7 @@ def prepare_failure(
         report.duplicates += 1
         return None
     job = job if detailed else details_or_summary(services, job)
+    job = named_as_protected(job, items or {})
     diagnosis = services.catalog.diagnose(job.errors, extra_codes=extra_codes)
     code = render.headline_code(job, diagnosis)
     when = job.end or job.start or services.clock()
@@ -192,6 +194,16 @@ def prepare_failure(
         mail=pack_mail(message.subject, message.text, message.html),
     )
     return key, incident
+
+
+def named_as_protected(job: BackupJob, items: Mapping[str, ProtectedItem]) -> BackupJob:
+    """A database job that names no host (``msdb``: configure, delete and some restore jobs do) takes the name of
+    the vault's one protected database of that name, so it meets the item's incident, recovery point and route."""
+    if job.workload not in DATABASES or " / " in job.item_name:
+        return job
+    suffix = f" / {job.item_name.casefold()}"
+    matches = {i.item for i in items.values() if i.workload is job.workload and i.item.casefold().endswith(suffix)}
+    return replace(job, item_name=matches.pop()) if len(matches) == 1 else job
 
 
 def tag_route(services: Services, item: ProtectedItem | None, cache: dict[str, str]) -> str:

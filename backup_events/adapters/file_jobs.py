@@ -37,7 +37,7 @@ class FileJobSource:
         wanted = {s.casefold() for s in statuses}
         vault = vault_id.rstrip("/").casefold()
         for key, job in self.export.jobs.items():
-            if not key.startswith(vault + "/") or str(job["properties"].get("status", "")).casefold() not in wanted:
+            if self.export.job_vaults[key] != vault or str(job["properties"].get("status", "")).casefold() not in wanted:
                 continue
             start = _start(job)
             if self._honour_window and start is not None and not since <= start <= until:

@@ -1,0 +1,117 @@
+"""replay and the files source: what an operator exports, played through the real pipeline (Azurite ledger, outbox)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from pathlib import Path
+
+import pytest
+
+from backup_events import bootstrap, service
+from backup_events.__main__ import main
+from backup_events.replay import replay
+from backup_events.settings import Settings
+from tests.recorded import RECORDED
+
+# One VM's recorded history in one vault (clitest-vm000003 in clitest-vault000002), every body as recorded:
+VM_HISTORY = [
+    "jobs/azcli--test_backup_rp--039d119-i109.json",  # 2021-06-14 Backup Failed, UserErrorVmNotFoundV2, snapshot InProgress
+    "jobs/azcli--test_backup_rp--039d119-i113.json",  # 2021-06-14 Backup Failed again, same code
+    "jobs/azcli--test_backup_scenario--552214c-i377.json",  # 2021-07-19 Restore Failed, UserErrorBCMRestoreStorageAccountNotFound
+    "jobs/azcli--test_backup_job--899e638-i212.json",  # 2021-07-26 list page: Backup Completed, ConfigureBackup, a Restore
+    "jobs/azcli--test_backup_rp--899e638-i243.json",  # 2021-07-26 Backup Completed (details)
+    "jobs/azcli--test_backup_scenario--ef8a5e8-i228.json",  # 2024-02-23 Restore Failed, RestoreOperationFailed
+]
+
+
+def subjects(outbox: Path) -> list[str]:
+    messages = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(outbox.glob("*.eml"))]
+    return sorted(" ".join(str(m["Subject"]).split()) for m in messages)
+
+
+def test_replay_of_a_vms_recorded_history_tells_the_backup_incident_once_and_each_restore_once(
+    azurite: str, tmp_path: Path
+) -> None:
+    result = replay([RECORDED / name for name in VM_HISTORY], tmp_path)
+    assert (result.jobs, result.failed, result.report.opened, result.report.repeats) == (8, 4, 3, 1)
+    assert subjects(tmp_path) == [
+        "[Backup failed] clitest-vm000003: UserErrorVmNotFoundV2",
+        "[Backup recovered] clitest-vm000003: UserErrorVmNotFoundV2 (42 d 3 h, 2 failures)",
+        "[Backup still failing] clitest-vm000003: UserErrorVmNotFoundV2 (24 h 03 min, 2 failures)",
+        "[Backup still failing] clitest-vm000003: UserErrorVmNotFoundV2 (3 d 0 h, 2 failures)",
+        "[Restore failed] clitest-vm000003: RestoreOperationFailed",
+        "[Restore failed] clitest-vm000003: UserErrorBCMRestoreStorageAccountNotFound",
+    ]
+
+
+def test_a_failed_restore_email_names_its_task_and_has_no_last_good_line(azurite: str, tmp_path: Path) -> None:
+    replay([RECORDED / "jobs/azcli--test_backup_scenario--552214c-i377.json"], tmp_path)
+    (eml,) = tmp_path.glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert text.startswith("Restore failed: clitest-vm000003 (Azure VM)")
+    assert "Phase      : Transfer data from vault (from the job's tasks)" in text
+    assert "Last good" not in text
+
+
+def test_replay_reads_az_cli_output_with_python_durations(azurite: str, tmp_path: Path) -> None:
+    listing = RECORDED / "learn/learn--manage-afs-backup-cli--job-list.json"
+    result = replay([listing], tmp_path)
+    assert result.jobs == len(json.loads(listing.read_text(encoding="utf-8"))) and result.report.problems == []
+
+
+def test_replay_command_prints_the_summary(azurite: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = [str(RECORDED / name) for name in VM_HISTORY]
+    assert main(["replay", *files, "--outbox", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("backup-events replay: 6 file(s), 2021-06-14 10:00 to 2024-02-23 11:30 UTC, every 15 min")
+    assert "  emails written              6" in out
+
+
+def test_files_source_lets_a_normal_poll_tell_an_exported_estate(azurite: str, table_name: str, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    settings = Settings.from_environ(
+        {
+            "BACKUP_JOBS_SOURCE": "files",
+            "BACKUP_JOBS_FILES": ",".join(str(RECORDED / name) for name in VM_HISTORY),
+            "BACKUP_TABLE_CONNECTION_STRING": azurite,
+            "BACKUP_TABLE_NAME": table_name,
+            "BACKUP_MAILER": "outbox",
+            "BACKUP_OUTBOX_DIR": str(outbox),
+            "BACKUP_MAIL_RECIPIENTS": "oncall@example.com",
+            "BACKUP_DIGEST_THRESHOLD": "10",
+        }
+    )
+    first = service.poll_jobs(bootstrap.build(settings))
+    assert (first.failures, first.opened, first.repeats) == (4, 3, 1)
+    assert service.poll_jobs(bootstrap.build(settings)).emails_sent == 0
+
+
+def test_files_source_names_a_missing_file_in_the_settings_error(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="BACKUP_JOBS_FILES: no such file"):
+        Settings.from_environ(
+            {
+                "BACKUP_JOBS_SOURCE": "files",
+                "BACKUP_JOBS_FILES": str(tmp_path / "nope.json"),
+                "BACKUP_MAIL_RECIPIENTS": "a@b.example",
+            }
+        )
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_exports_saved_by_windows_tools_are_read(encoding: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = RECORDED / "jobs/azcli--test_backup_scenario--552214c-i377.json"
+    path = tmp_path / "job.json"
+    path.write_text(source.read_text(encoding="utf-8"), encoding=encoding)
+    assert main(["explain", str(path)]) == 0
+    assert capsys.readouterr().out.startswith(
+        "Subject: [Restore failed] clitest-vm000003: UserErrorBCMRestoreStorageAccountNotFound"
+    )
+
+
+def test_explain_on_a_list_explains_each_job(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(RECORDED / "jobs/azcli--test_backup_job--899e638-i212.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("=== ") == 3 and out.count("No email: ") == 3
