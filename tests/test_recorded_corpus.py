@@ -3,7 +3,8 @@
 The expected outcomes (``tests/data/recorded/expected-outcomes.txt``) were written by
 ``.venv/bin/python -m tests.test_recorded_corpus`` and then read line by line against the recordings: the subject
 names the operation that failed and the item, the phase is the task the job marks Failed (or the one it never
-finished), the code is Azure's; every other job says ``No email:`` and why. A change that tells any recorded job differently fails here.
+finished), the code is Azure's; every other job says ``No email:`` and why. A change that tells any recorded job
+differently fails here.
 """
 
 from __future__ import annotations
