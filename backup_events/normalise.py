@@ -310,7 +310,8 @@ def _job_parts(job_id: str, properties: Mapping[str, Any], notes: list[str]) -> 
         return parse_vault_id(job_id)
     extended = properties.get("extendedInfo")
     bag = (extended.get("propertyBag") if isinstance(extended, Mapping) else None) or {}
-    subscription = str(bag.get("Subscription Id of the vault") or crr["sub"])
+    # The id's subscription is the vault's (cross-region jobs are listed per subscription); the bag repeats it.
+    subscription = crr["sub"]
     group = str(bag.get("Resource Group Name of the vault") or "")
     vault = str(bag.get("Vault name") or "")
     if not group or not vault:

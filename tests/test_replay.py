@@ -115,3 +115,32 @@ def test_explain_on_a_list_explains_each_job(capsys: pytest.CaptureFixture[str])
     assert main(["explain", str(RECORDED / "jobs/azcli--test_backup_job--899e638-i212.json")]) == 0
     out = capsys.readouterr().out
     assert out.count("=== ") == 3 and out.count("No email: ") == 3
+
+
+def test_each_failed_restore_is_its_own_email_even_with_the_same_item_and_code(azurite: str, tmp_path: Path) -> None:
+    crr = [
+        RECORDED / name
+        for name in (
+            "jobs/azcli--test_backup_wl_sql_crr--35422a1-i047.json",
+            "jobs/azcli--test_backup_wl_sql_crr--9cf273b-i332.json",
+        )
+    ]
+    result = replay(crr, tmp_path)
+    assert (result.report.opened, result.report.repeats, result.report.reminders_sent) == (2, 0, 0)
+    assert subjects(tmp_path) == ["[Restore failed] sql-clitest-vm / msdb: WorkloadRestoreFailed"] * 2
+
+
+def test_a_good_backup_closes_the_backup_incident_but_not_a_failed_restore(azurite: str, tmp_path: Path) -> None:
+    files = [RECORDED / name for name in VM_HISTORY[:5]]  # up to the good backup of 2021-07-26
+    result = replay(files, tmp_path)
+    assert result.report.recovered == 1
+    told = subjects(tmp_path)
+    assert [s for s in told if s.startswith("[Restore")] == [
+        "[Restore failed] clitest-vm000003: UserErrorBCMRestoreStorageAccountNotFound"
+    ]
+
+
+def test_tell_operations_can_leave_restores_to_the_built_in_alerts(azurite: str, tmp_path: Path) -> None:
+    result = replay([RECORDED / name for name in VM_HISTORY], tmp_path, BACKUP_TELL_OPERATIONS="backup")
+    assert not [s for s in subjects(tmp_path) if s.startswith("[Restore")]
+    assert result.report.opened == 1
