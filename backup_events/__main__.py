@@ -124,7 +124,7 @@ def explained(document: Any, path: str) -> EmailMessage | str:
 
 def _item_line(document: Mapping[str, Any]) -> str:
     from backup_events.exported import vault_of  # noqa: PLC0415
-    from backup_events.exposure import protected_item_of  # noqa: PLC0415
+    from backup_events.items import protected_item_of  # noqa: PLC0415
 
     item = protected_item_of(document, vault_of(str(document["id"])) or "")
     last = f"{item.last_recovery_point:%Y-%m-%d %H:%M} UTC" if item.last_recovery_point else "none yet"

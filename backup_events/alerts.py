@@ -16,8 +16,9 @@ from typing import Any
 
 from backup_events.errors import MalformedInputError
 from backup_events.identity import item_of_alert
+from backup_events.ids import parse_vault_id
 from backup_events.model import BackupJob, JobError, Workload
-from backup_events.normalise import parse_time, parse_vault_id
+from backup_events.normalise import parse_time
 from backup_events.remediation import Catalog
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"

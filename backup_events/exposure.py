@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from backup_events.identity import item_of_protected_item
 from backup_events.model import Workload
-from backup_events.normalise import parse_time, workload_of
 
 MISSED_CODE = "MissedBackup"
 # Items in these states are not expected to back up (stopped, suspended, or waiting for their first backup).
@@ -33,28 +31,6 @@ class ProtectedItem:
     protection_state: str
     source_resource_id: str = ""
     item_id: str = ""  # the protected item's ARM id, which an alert's protectedItemId names
-
-
-def protected_item_of(raw: Mapping[str, Any], vault_id: str) -> ProtectedItem:
-    """One ``ProtectedItemResource`` (wire JSON) as a value."""
-    properties = raw.get("properties") or {}
-    item_type = str(properties.get("protectedItemType") or "")
-    job_like = {
-        "jobType": {"AzureFileShareProtectedItem": "AzureStorageJob", "MabFileFolderProtectedItem": "MabJob"}.get(item_type, ""),
-        "backupManagementType": properties.get("backupManagementType"),
-        "workloadType": properties.get("workloadType"),
-    }
-    workload = workload_of(job_like)
-    return ProtectedItem(
-        vault_id=vault_id,
-        item=item_of_protected_item(properties, str(raw.get("name") or ""), workload),
-        workload=workload,
-        last_recovery_point=parse_time(properties.get("lastRecoveryPoint"), "properties.lastRecoveryPoint"),
-        policy_name=str(properties.get("policyName") or str(properties.get("policyId") or "").rsplit("/", 1)[-1]),
-        protection_state=str(properties.get("protectionState") or ""),
-        source_resource_id=str(properties.get("sourceResourceId") or ""),
-        item_id=str(raw.get("id") or ""),
-    )
 
 
 def backup_interval(policy: Mapping[str, Any]) -> timedelta | None:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from backup_events.errors import MalformedInputError
 from backup_events.identity import item_of_job
+from backup_events.ids import parse_crr_job_id, parse_vault_id
 from backup_events.model import BackupJob, JobError, Phase, Task, Workload
 
 KNOWN_JOB_TYPES = frozenset(
@@ -31,17 +32,6 @@ KNOWN_JOB_TYPES = frozenset(
     }
 )
 
-# Cross-region restore jobs live in the secondary region, outside any vault's path; the vault is in their property bag.
-_CRR_JOB_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.recoveryservices/locations/(?P<location>[^/]+)/backupjobs/(?P<job>[^/]+)/?$",
-    re.IGNORECASE,
-)
-_JOB_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
-    r"/providers/microsoft\.recoveryservices/vaults/(?P<vault>[^/]+)"
-    r"(?:/backupjobs/(?P<job>[^/]+))?/?$",
-    re.IGNORECASE,
-)
 # .NET TimeSpan ``[-][d.]hh:mm:ss[.fffffff]``, and Python's timedelta as ``az -o json`` prints it:
 # ``0:00:29.718011``, ``1 day, 2:03:04.500000``, ``-1 day, 23:55:39.110958`` (days carry the sign).
 _TIMESPAN = re.compile(r"^(?P<sign>-)?(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,7}))?$")
@@ -59,29 +49,6 @@ _WORKLOAD_BY_TYPE = {
     "saphanadbinstance": Workload.SAP_HANA,
     "sapasedatabase": Workload.SAP_ASE,
 }
-
-
-def parse_vault_id(resource_id: str) -> dict[str, str]:
-    """Split a vault or job ARM id into subscription, resource group, vault and job name.
-
-    Matching is case-insensitive because both ``/Subscriptions/`` and ``/subscriptions/`` occur.
-    """
-    match = _JOB_ID.match(resource_id.strip())
-    if not match:
-        raise MalformedInputError(f"not a Recovery Services vault or backup job id: {resource_id!r}", field="id")
-    vault_id = resource_id.strip()[: match.end("vault")]
-    return {
-        "subscription_id": match["sub"],
-        "resource_group": match["rg"],
-        "vault_name": match["vault"],
-        "vault_id": vault_id,
-        "job_name": match["job"] or "",
-    }
-
-
-def same_resource(a: str, b: str) -> bool:
-    """ARM ids are case-insensitive; compare them so."""
-    return a.rstrip("/").casefold() == b.rstrip("/").casefold()
 
 
 def parse_duration(value: Any) -> timedelta | None:
@@ -305,20 +272,20 @@ def vault_of_job(job: Mapping[str, Any]) -> str | None:
 
 def _job_parts(job_id: str, properties: Mapping[str, Any], notes: list[str]) -> dict[str, str]:
     """The vault and job of a job id; for a cross-region restore job, the vault its property bag names."""
-    crr = _CRR_JOB_ID.match(job_id.strip())
+    crr = parse_crr_job_id(job_id)
     if crr is None:
         return parse_vault_id(job_id)
     extended = properties.get("extendedInfo")
     bag = (extended.get("propertyBag") if isinstance(extended, Mapping) else None) or {}
     # The id's subscription is the vault's (cross-region jobs are listed per subscription); the bag repeats it.
-    subscription = crr["sub"]
+    subscription = crr["subscription_id"]
     group = str(bag.get("Resource Group Name of the vault") or "")
     vault = str(bag.get("Vault name") or "")
     if not group or not vault:
         group, vault = "unknown", f"cross-region-{crr['location']}"
         notes.append(f"Cross-region restore job in {crr['location']}: its vault is not named in the job.")
     vault_id = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults/{vault}"
-    return {**parse_vault_id(vault_id), "job_name": crr["job"]}
+    return {**parse_vault_id(vault_id), "job_name": crr["job_name"]}
 
 
 _T = TypeVar("_T")

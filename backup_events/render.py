@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from backup_events.alerts import BackupAlert
 from backup_events.exposure import ProtectedItem
+from backup_events.ids import parse_vault_id
 from backup_events.incidents import RECOVERED, REMINDER, Incident
 from backup_events.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
-from backup_events.normalise import failed_task, parse_vault_id, unfinished_task
+from backup_events.normalise import failed_task, unfinished_task
 from backup_events.operations import OperationKind, failed_label, kind_of, label_of
 
 if TYPE_CHECKING:

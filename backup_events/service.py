@@ -18,8 +18,9 @@ from typing import Any
 from backup_events import decide, render
 from backup_events.alerts import BackupAlert, error_code, job_from_alert, parse_alert
 from backup_events.errors import MalformedInputError, RunFailedError, SourceError
-from backup_events.exposure import MISSED_CODE, ProtectedItem, backup_interval, missed_backup, missed_key, protected_item_of
+from backup_events.exposure import MISSED_CODE, ProtectedItem, backup_interval, missed_backup, missed_key
 from backup_events.identity import DATABASES
+from backup_events.ids import parse_vault_id, same_resource
 from backup_events.incidents import (
     Incident,
     Policy,
@@ -28,8 +29,9 @@ from backup_events.incidents import (
     item_key,
     pack_mail,
 )
+from backup_events.items import protected_item_of
 from backup_events.model import BackupJob
-from backup_events.normalise import normalise_job, parse_vault_id, same_resource
+from backup_events.normalise import normalise_job
 from backup_events.notify import notify, send
 from backup_events.operations import OperationKind, is_ongoing
 from backup_events.ports import IncidentStore, JobSource, Ledger, Mailer

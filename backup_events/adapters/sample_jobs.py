@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from backup_events.errors import SourceError
-from backup_events.normalise import parse_vault_id, same_resource
+from backup_events.ids import parse_vault_id, same_resource
 
 
 def bundled() -> dict[str, Any]:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backup_events.adapters.sample_jobs import bundled
-from backup_events.exposure import backup_interval, missed_backup, protected_item_of
+from backup_events.exposure import backup_interval, missed_backup
 from backup_events.incidents import Incident, recovered_by
+from backup_events.items import protected_item_of
 from backup_events.model import Workload
 from tests.builders import make_incident
 

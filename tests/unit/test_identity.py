@@ -6,9 +6,9 @@ import pytest
 
 from backup_events.alerts import parse_alert
 from backup_events.exported import vault_of
-from backup_events.exposure import protected_item_of
 from backup_events.identity import database_item, item_of_alert, item_of_job
 from backup_events.incidents import item_key
+from backup_events.items import protected_item_of
 from backup_events.model import Workload
 from backup_events.normalise import normalise_job
 from tests import recorded

@@ -1,0 +1,51 @@
+"""Pure: Azure Resource Manager ids of vaults and jobs, parsed once.
+
+Ids come as ``/Subscriptions/`` or ``/subscriptions/`` and with any provider casing: compare them case-insensitively.
+"""
+
+from __future__ import annotations
+
+import re
+
+from backup_events.errors import MalformedInputError
+
+# Cross-region restore jobs live in the secondary region, outside any vault's path; the vault is in their property bag.
+_CRR_JOB_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.recoveryservices/locations/(?P<location>[^/]+)/backupjobs/(?P<job>[^/]+)/?$",
+    re.IGNORECASE,
+)
+_JOB_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
+    r"/providers/microsoft\.recoveryservices/vaults/(?P<vault>[^/]+)"
+    r"(?:/backupjobs/(?P<job>[^/]+))?/?$",
+    re.IGNORECASE,
+)
+
+
+def parse_vault_id(resource_id: str) -> dict[str, str]:
+    """Split a vault or job ARM id into subscription, resource group, vault and job name.
+
+    Matching is case-insensitive because both ``/Subscriptions/`` and ``/subscriptions/`` occur.
+    """
+    match = _JOB_ID.match(resource_id.strip())
+    if not match:
+        raise MalformedInputError(f"not a Recovery Services vault or backup job id: {resource_id!r}", field="id")
+    vault_id = resource_id.strip()[: match.end("vault")]
+    return {
+        "subscription_id": match["sub"],
+        "resource_group": match["rg"],
+        "vault_name": match["vault"],
+        "vault_id": vault_id,
+        "job_name": match["job"] or "",
+    }
+
+
+def same_resource(a: str, b: str) -> bool:
+    """ARM ids are case-insensitive; compare them so."""
+    return a.rstrip("/").casefold() == b.rstrip("/").casefold()
+
+
+def parse_crr_job_id(resource_id: str) -> dict[str, str] | None:
+    """Subscription, region and job name of a cross-region restore job's id; None for any other id."""
+    match = _CRR_JOB_ID.match(resource_id.strip())
+    return {"subscription_id": match["sub"], "location": match["location"], "job_name": match["job"]} if match else None

@@ -1,0 +1,32 @@
+"""Pure: a ``ProtectedItemResource`` as the Recovery Services API (or ``az backup item list``) returns it, read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from backup_events.exposure import ProtectedItem
+from backup_events.identity import item_of_protected_item
+from backup_events.normalise import parse_time, workload_of
+
+
+def protected_item_of(raw: Mapping[str, Any], vault_id: str) -> ProtectedItem:
+    """One ``ProtectedItemResource`` (wire JSON) as a value."""
+    properties = raw.get("properties") or {}
+    item_type = str(properties.get("protectedItemType") or "")
+    job_like = {
+        "jobType": {"AzureFileShareProtectedItem": "AzureStorageJob", "MabFileFolderProtectedItem": "MabJob"}.get(item_type, ""),
+        "backupManagementType": properties.get("backupManagementType"),
+        "workloadType": properties.get("workloadType"),
+    }
+    workload = workload_of(job_like)
+    return ProtectedItem(
+        vault_id=vault_id,
+        item=item_of_protected_item(properties, str(raw.get("name") or ""), workload),
+        workload=workload,
+        last_recovery_point=parse_time(properties.get("lastRecoveryPoint"), "properties.lastRecoveryPoint"),
+        policy_name=str(properties.get("policyName") or str(properties.get("policyId") or "").rsplit("/", 1)[-1]),
+        protection_state=str(properties.get("protectionState") or ""),
+        source_resource_id=str(properties.get("sourceResourceId") or ""),
+        item_id=str(raw.get("id") or ""),
+    )
