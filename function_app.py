@@ -15,7 +15,8 @@ app = func.FunctionApp()
 @app.timer_trigger(arg_name="timer", schedule="%BACKUP_POLL_SCHEDULE%", run_on_startup=False, use_monitor=True)
 def poll_backup_jobs(timer: func.TimerRequest) -> None:
     """Every few minutes: record every watched vault's failed jobs into incidents and send what is owed."""
-    from backup_events import bootstrap, service
+    from backup_events import bootstrap
+    from backup_events.app import service
 
     service.on_timer(bootstrap.services(), past_due=timer.past_due)
 
@@ -23,7 +24,8 @@ def poll_backup_jobs(timer: func.TimerRequest) -> None:
 @app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def relay_backup_alert(req: func.HttpRequest) -> func.HttpResponse:
     """The action group's webhook: check a built-in Backup alert and publish it to the Event Grid topic."""
-    from backup_events import bootstrap, relay
+    from backup_events import bootstrap
+    from backup_events.app import relay
 
     answer = relay.relay_alert(bootstrap.relay_publisher(), req.get_body())
     return func.HttpResponse(answer.message, status_code=answer.status, mimetype="text/plain")
@@ -35,7 +37,8 @@ def on_backup_alert(event: func.EventGridEvent) -> None:
 
     The annotation must be one type; the host hands a ``func.CloudEvent`` when the topic speaks CloudEvents 1.0.
     """
-    from backup_events import bootstrap, service
+    from backup_events import bootstrap
+    from backup_events.app import service
 
     event_type = event.type if isinstance(event, func.CloudEvent) else event.event_type
     try:

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from backup_events import remediation
-from backup_events.incidents import Policy
+from backup_events.app.service import Services
+from backup_events.domain import remediation
+from backup_events.domain.incidents import Policy
 from backup_events.ports import JobSource, Mailer, Publisher
-from backup_events.service import Services
 from backup_events.settings import Settings
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from backup_events.incidents import Incident, Recorded
-from backup_events.model import EmailMessage
+from backup_events.domain.incidents import Incident, Recorded
+from backup_events.domain.model import EmailMessage
 
 JobJson = Mapping[str, Any]
 """A ``JobResource`` as the jobs API returns it on the wire (camelCase keys)."""

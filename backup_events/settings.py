@@ -12,10 +12,10 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from backup_events.domain.model import Workload
+from backup_events.domain.operations import OperationKind, parse_kinds
+from backup_events.domain.routing import Route, parse_routes
 from backup_events.errors import ConfigurationError
-from backup_events.model import Workload
-from backup_events.operations import OperationKind, parse_kinds
-from backup_events.routing import Route, parse_routes
 
 CLOUDS: dict[str, tuple[str, str, str]] = {
     # name: (Resource Manager endpoint, token scope, portal)

@@ -29,9 +29,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from backup_events import bootstrap, local_azurite, relay, service
+from backup_events import bootstrap
 from backup_events.adapters.arm_jobs import RecoveryServicesJobSource
 from backup_events.adapters.eventgrid_publisher import EventGridPublisher
+from backup_events.app import relay, service
+from backup_events.dev import local_azurite
 from backup_events.settings import Settings
 from bench.throughput import (
     NOW,

@@ -48,10 +48,13 @@ from typing import Any
 
 from azure.core.credentials import AccessToken
 
-from backup_events import bootstrap, local_azurite, remediation, service
+from backup_events import bootstrap
 from backup_events.adapters.arm_jobs import RecoveryServicesJobSource
-from backup_events.normalise import normalise_job
+from backup_events.app import service
+from backup_events.dev import local_azurite
+from backup_events.domain import remediation
 from backup_events.settings import NAMES, Settings
+from backup_events.wire.jobs import normalise_job
 from tests.loopback.arm import ArmStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,7 +184,7 @@ def children_peak_rss_mb() -> float | None:
 
 
 def _samples() -> list[dict[str, Any]]:
-    return list(json.loads((ROOT / "backup_events" / "samples" / "jobs.json").read_text(encoding="utf-8"))["value"])
+    return list(json.loads((ROOT / "backup_events" / "dev" / "samples" / "jobs.json").read_text(encoding="utf-8"))["value"])
 
 
 def _load(name: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from backup_events import local_azurite
+from backup_events.dev import local_azurite
 
 DATA = Path(__file__).parent / "data"
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from backup_events.exported import read_json, resources_in
-from backup_events.normalise import parse_duration, parse_time
+from backup_events.wire.exported import read_json, resources_in
+from backup_events.wire.jobs import parse_duration, parse_time
 
 RECORDED = Path(__file__).parent / "data" / "recorded"
 # Failed jobs used by name in the tests (see PROVENANCE.md for where each was recorded).

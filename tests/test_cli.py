@@ -220,7 +220,7 @@ def test_test_email_with_a_wrong_key_fails_clearly(
 
 
 def test_demo_story_opens_repeats_reminds_recovers_and_digests(tmp_path: Path) -> None:
-    from backup_events import demo
+    from backup_events.dev import demo
 
     steps = demo.story(tmp_path / "state", tmp_path / "outbox", show=lambda title, report: None)
     emails = [(r.emails_sent, r.reminders_sent, r.recovery_emails, r.digests) for _, r in steps]

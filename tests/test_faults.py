@@ -33,15 +33,17 @@ import markupsafe
 import pytest
 from azure.core.exceptions import AzureError
 
-from backup_events import bootstrap, local_azurite, relay, service
+from backup_events import bootstrap
 from backup_events.adapters.acs_mailer import AcsMailer
 from backup_events.adapters.arm_jobs import RecoveryServicesJobSource
 from backup_events.adapters.eventgrid_publisher import EventGridPublisher
 from backup_events.adapters.outbox_mailer import OutboxMailer
+from backup_events.app import relay, service
+from backup_events.app.service import Services
+from backup_events.dev import local_azurite
+from backup_events.domain.model import EmailMessage
 from backup_events.errors import RunFailedError
-from backup_events.model import EmailMessage
 from backup_events.ports import Mailer
-from backup_events.service import Services
 from backup_events.settings import Settings
 from bench.throughput import (
     RESULTS,

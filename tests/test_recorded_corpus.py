@@ -16,7 +16,7 @@ import re
 import pytest
 
 from backup_events.__main__ import main
-from backup_events.exported import read_json
+from backup_events.wire.exported import read_json
 from tests.recorded import RECORDED
 
 EXPECTED = RECORDED / "expected-outcomes.txt"

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from backup_events import bootstrap, service
+from backup_events import bootstrap
 from backup_events.__main__ import main
-from backup_events.replay import replay
+from backup_events.app import service
+from backup_events.cli.replay import replay
 from backup_events.settings import Settings
 from tests.recorded import RECORDED
 

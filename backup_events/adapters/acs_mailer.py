@@ -32,8 +32,8 @@ from azure.core.polling.base_polling import OperationFailed
 from azure.core.rest import HttpRequest, HttpResponse
 
 from backup_events.adapters.retries import retry_settings
+from backup_events.domain.model import EmailMessage
 from backup_events.errors import ConfigurationError, DeliveryError
-from backup_events.model import EmailMessage
 
 log = logging.getLogger(__name__)
 

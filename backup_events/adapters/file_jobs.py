@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from backup_events import exported
 from backup_events.errors import MalformedInputError, SourceError
-from backup_events.normalise import parse_time
+from backup_events.wire import exported
+from backup_events.wire.jobs import parse_time
 
 
 class FileJobSource:

@@ -16,8 +16,8 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from pathlib import Path
 
+from backup_events.domain.model import EmailMessage
 from backup_events.errors import DeliveryError
-from backup_events.model import EmailMessage
 
 _QUOTED_PRINTABLE_UTF8 = Charset("utf-8")
 _QUOTED_PRINTABLE_UTF8.body_encoding = QP

@@ -11,13 +11,15 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+from backup_events.domain.ids import parse_vault_id, same_resource
 from backup_events.errors import SourceError
-from backup_events.ids import parse_vault_id, same_resource
 
 
 def bundled() -> dict[str, Any]:
     """The whole sample world in ``samples/jobs.json``: jobs, protected items and policies per vault."""
-    data: dict[str, Any] = json.loads(resources.files("backup_events").joinpath("samples/jobs.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(
+        resources.files("backup_events.dev").joinpath("samples/jobs.json").read_text(encoding="utf-8")
+    )
     return data
 
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from backup_events.incidents import (
+from backup_events.domain.incidents import (
     SENDING,
     SENT,
     Incident,
@@ -31,7 +31,7 @@ from backup_events.incidents import (
     repeated,
     sent,
 )
-from backup_events.incidents import claimed as claimed_email
+from backup_events.domain.incidents import claimed as claimed_email
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient

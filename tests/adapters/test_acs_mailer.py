@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from backup_events.adapters.acs_mailer import AcsMailer, operation_id_for
+from backup_events.domain.model import EmailMessage
 from backup_events.errors import ConfigurationError, DeliveryError
-from backup_events.model import EmailMessage
 from tests.loopback.acs import AcsEmailStandIn
 from tests.loopback.fixtures import FakeTokenCredential, serving
 

@@ -8,9 +8,9 @@ import pytest
 
 from backup_events.adapters.arm_jobs import RecoveryServicesJobSource
 from backup_events.adapters.sample_jobs import bundled
+from backup_events.domain.exposure import backup_interval
 from backup_events.errors import SourceError
-from backup_events.exposure import backup_interval
-from backup_events.items import protected_item_of
+from backup_events.wire.items import protected_item_of
 from tests.loopback.arm import ArmStandIn
 from tests.loopback.fixtures import FakeTokenCredential, serving
 

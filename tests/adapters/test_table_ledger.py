@@ -104,7 +104,7 @@ def test_same_job_name_in_two_vaults_are_two_keys() -> None:
 
 def test_recording_a_batch_counts_new_open_and_closed_incidents_exactly(table: Any, clock: Clock) -> None:
     from backup_events.adapters.table_ledger import TableIncidents
-    from backup_events.incidents import Incident, Policy, Recorded
+    from backup_events.domain.incidents import Incident, Policy, Recorded
 
     store = TableIncidents(table, clock=clock, policy=Policy())
     vault = VAULT.casefold()
@@ -131,7 +131,7 @@ def test_recording_a_batch_counts_new_open_and_closed_incidents_exactly(table: A
 
 def test_only_incidents_that_may_owe_an_email_are_listed(table: Any, clock: Clock) -> None:
     from backup_events.adapters.table_ledger import TableIncidents
-    from backup_events.incidents import OPENED, Policy
+    from backup_events.domain.incidents import OPENED, Policy
 
     store = TableIncidents(table, clock=clock, policy=Policy(reminder_hours=(24, 72)))
     incident = make_incident(VAULT, "vm-1", clock())

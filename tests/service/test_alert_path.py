@@ -15,10 +15,10 @@ import pytest
 from azure.core.credentials import AccessToken
 
 import function_app
-from backup_events import relay, service
 from backup_events.adapters.eventgrid_publisher import EventGridPublisher
 from backup_events.adapters.outbox_mailer import OutboxMailer
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
+from backup_events.app import relay, service
 from backup_events.errors import RunFailedError
 from tests.conftest import Clock, load
 from tests.function_index import bindings

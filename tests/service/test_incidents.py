@@ -10,8 +10,8 @@ from typing import Any
 
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled, bundled_jobs
 from backup_events.adapters.table_ledger import TableIncidents
-from backup_events.incidents import Policy, incident_key
-from backup_events.service import poll_jobs
+from backup_events.app.service import poll_jobs
+from backup_events.domain.incidents import Policy, incident_key
 from tests.conftest import Clock
 from tests.service.test_poll_jobs import emails_in, services
 
@@ -202,7 +202,7 @@ def test_a_new_failure_after_recovery_opens_a_new_incident(table: Any, tmp_path:
 def test_routes_send_each_vault_to_its_own_team(table: Any, tmp_path: Path, clock: Clock) -> None:
     from dataclasses import replace
 
-    from backup_events.routing import parse_routes
+    from backup_events.domain.routing import parse_routes
 
     routes, _ = parse_routes("vault:rsv-files-weu=storage@contoso.com;rg:rg-data-jpe=dba@contoso.com,oncall@example.com")
     poll_jobs(replace(services(table, tmp_path, clock), routes=routes))
@@ -256,8 +256,8 @@ def test_an_email_sent_by_an_instance_that_died_before_recording_it_is_not_sent_
 ) -> None:
     from dataclasses import replace
 
-    from backup_events.notify import message_for, notify
-    from backup_events.service import RunReport
+    from backup_events.app.notify import message_for, notify
+    from backup_events.app.service import RunReport
 
     clock.now = START + timedelta(hours=1)
     svc = services(table, tmp_path, clock, source=SampleJobSource([sql_log_job(0, START)]))

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backup_events import service
 from backup_events.adapters.sample_jobs import SampleJobSource
+from backup_events.app import service
+from backup_events.domain.incidents import incident_key
 from backup_events.errors import SourceError
-from backup_events.incidents import incident_key
 from tests import recorded
 from tests.conftest import Clock
 from tests.service.test_poll_jobs import emails_in, services

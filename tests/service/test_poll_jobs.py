@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from backup_events import remediation
 from backup_events.adapters.outbox_mailer import OutboxMailer
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
 from backup_events.adapters.table_ledger import TableIncidents, TableLedger
+from backup_events.app.service import Services, on_timer, poll_jobs
+from backup_events.domain import remediation
+from backup_events.domain.incidents import Policy
+from backup_events.domain.model import EmailMessage
 from backup_events.errors import DeliveryError, RunFailedError, SourceError
-from backup_events.incidents import Policy
-from backup_events.model import EmailMessage
 from backup_events.ports import JobSource, Mailer
-from backup_events.service import Services, on_timer, poll_jobs
 from tests.conftest import Clock
 
 FAILED = sum(1 for job in bundled_jobs() if job["properties"]["status"] == "Failed")

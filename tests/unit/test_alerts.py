@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from backup_events.alerts import MAX_ALERT_BYTES, parse_alert, read_body
+from backup_events.domain.model import Workload
 from backup_events.errors import MalformedInputError
-from backup_events.model import Workload
+from backup_events.wire.alerts import MAX_ALERT_BYTES, parse_alert, read_body
 from tests.conftest import load
 
 SQL = "alert-sql-backup-failure.json"

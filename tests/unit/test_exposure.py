@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backup_events.adapters.sample_jobs import bundled
-from backup_events.exposure import backup_interval, missed_backup
-from backup_events.incidents import Incident, recovered_by
-from backup_events.items import protected_item_of
-from backup_events.model import Workload
+from backup_events.domain.exposure import backup_interval, missed_backup
+from backup_events.domain.incidents import Incident, recovered_by
+from backup_events.domain.model import Workload
+from backup_events.wire.items import protected_item_of
 from tests.builders import make_incident
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)

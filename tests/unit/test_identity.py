@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from backup_events.alerts import parse_alert
-from backup_events.exported import vault_of
-from backup_events.identity import database_item, item_of_alert, item_of_job
-from backup_events.incidents import item_key
-from backup_events.items import protected_item_of
-from backup_events.model import Workload
-from backup_events.normalise import normalise_job
+from backup_events.domain.identity import database_item, item_of_alert, item_of_job
+from backup_events.domain.incidents import item_key
+from backup_events.domain.model import Workload
+from backup_events.wire.alerts import parse_alert
+from backup_events.wire.exported import vault_of
+from backup_events.wire.items import protected_item_of
+from backup_events.wire.jobs import normalise_job
 from tests import recorded
 
 # (job, protected item) recorded in the same cassette: they must meet on one item key.

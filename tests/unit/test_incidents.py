@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from backup_events.incidents import (
+from backup_events.domain.incidents import (
     OPENED,
     RECOVERED,
     REMINDER,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from backup_events.domain.ids import same_resource
+from backup_events.domain.model import Phase, Workload
 from backup_events.errors import MalformedInputError
-from backup_events.ids import same_resource
-from backup_events.model import Phase, Workload
-from backup_events.normalise import normalise_job, parse_duration
+from backup_events.wire.jobs import normalise_job, parse_duration
 from tests.conftest import load
 
 VM_DETAILS = "synth-iaasvm-failed-UserErrorGuestAgentStatusUnavailable-details.json"

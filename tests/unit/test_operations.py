@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backup_events.operations import OperationKind, failed_label, is_ongoing, kind_of, parse_kinds
+from backup_events.domain.operations import OperationKind, failed_label, is_ongoing, kind_of, parse_kinds
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from backup_events import remediation
-from backup_events.model import JobError, Phase, Severity
-from backup_events.normalise import normalise_job
-from backup_events.remediation import CatalogError, normalise_message
+from backup_events.domain import remediation
+from backup_events.domain.model import JobError, Phase, Severity
+from backup_events.domain.remediation import CatalogError, normalise_message
+from backup_events.wire.jobs import normalise_job
 from tests.conftest import DATA
 
 CATALOG = remediation.load()

@@ -7,10 +7,10 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from backup_events import remediation
-from backup_events.model import Diagnosis
-from backup_events.normalise import normalise_job
-from backup_events.render import render_failure
+from backup_events.domain import remediation
+from backup_events.domain.model import Diagnosis
+from backup_events.mail.render import render_failure
+from backup_events.wire.jobs import normalise_job
 from tests.conftest import load
 
 VM = "synth-iaasvm-failed-UserErrorGuestAgentStatusUnavailable-details.json"
@@ -111,7 +111,7 @@ def test_html_is_mail_client_friendly() -> None:
 
 
 def test_backticked_names_in_catalog_text_become_code_after_escaping() -> None:
-    from backup_events.render import _code_spans
+    from backup_events.mail.render import _code_spans
 
     assert str(_code_spans("restart `RdAgent` now")) == (
         'restart <code style="font-family:Consolas,Menlo,monospace;background:#f4f5f7;">RdAgent</code> now'

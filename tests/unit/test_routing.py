@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backup_events.routing import parse_routes, recipients_for
+from backup_events.domain.routing import parse_routes, recipients_for
 
 SUB_A, SUB_B = "3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10", "8e4d2a17-0c9b-4f3e-a1d6-2b5c7e9f0a34"
 PROD = f"/subscriptions/{SUB_A}/resourceGroups/RG-SQL/providers/Microsoft.RecoveryServices/vaults/rsv-prod"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from backup_events.alerts import parse_alert, read_body
 from backup_events.errors import MalformedInputError, PublishError
 from backup_events.ports import Publisher
+from backup_events.wire.alerts import parse_alert, read_body
 
 log = logging.getLogger(__name__)
 

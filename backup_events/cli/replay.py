@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from backup_events import bootstrap, local_azurite, service
+from backup_events import bootstrap
 from backup_events.adapters.file_jobs import FileJobSource
-from backup_events.service import RunReport
+from backup_events.app import service
+from backup_events.app.service import RunReport
+from backup_events.dev import local_azurite
 from backup_events.settings import Settings
 
 _MOST_DRAINING_POLLS = 1000

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from backup_events.model import Diagnosis, JobError, Phase, Remediation, Severity, Workload
+from backup_events.domain.model import Diagnosis, JobError, Phase, Remediation, Severity, Workload
 
 REQUIRED_FIELDS = ("key", "title", "cause", "steps", "docs", "phase", "severity", "workloads")
 _WORKLOADS = {w.value for w in Workload} - {Workload.UNKNOWN.value}

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from backup_events.alerts import BackupAlert
-from backup_events.exposure import ProtectedItem
-from backup_events.ids import parse_vault_id
-from backup_events.incidents import RECOVERED, REMINDER, Incident
-from backup_events.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
-from backup_events.normalise import failed_task, unfinished_task
-from backup_events.operations import OperationKind, failed_label, kind_of, label_of
+from backup_events.domain.exposure import ProtectedItem
+from backup_events.domain.ids import parse_vault_id
+from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
+from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
+from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
+from backup_events.wire.alerts import BackupAlert
+from backup_events.wire.jobs import failed_task, unfinished_task
 
 if TYPE_CHECKING:
     import jinja2
@@ -139,7 +139,7 @@ def _environment() -> jinja2.Environment:
     import jinja2  # noqa: PLC0415 - imported on first render, not on cold start
 
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("backup_events", "templates"),
+        loader=jinja2.PackageLoader("backup_events.mail", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

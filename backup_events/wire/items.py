@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from backup_events.exposure import ProtectedItem
-from backup_events.identity import item_of_protected_item
-from backup_events.normalise import parse_time, workload_of
+from backup_events.domain.exposure import ProtectedItem
+from backup_events.domain.identity import item_of_protected_item
+from backup_events.wire.jobs import parse_time, workload_of
 
 
 def protected_item_of(raw: Mapping[str, Any], vault_id: str) -> ProtectedItem:

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from backup_events import decide, render
-from backup_events.alerts import BackupAlert, error_code, job_from_alert, parse_alert
-from backup_events.errors import MalformedInputError, RunFailedError, SourceError
-from backup_events.exposure import MISSED_CODE, ProtectedItem, backup_interval, missed_backup, missed_key
-from backup_events.identity import DATABASES
-from backup_events.ids import parse_vault_id, same_resource
-from backup_events.incidents import (
+from backup_events.app.notify import notify, send
+from backup_events.domain import decide
+from backup_events.domain.exposure import MISSED_CODE, ProtectedItem, backup_interval, missed_backup, missed_key
+from backup_events.domain.identity import DATABASES
+from backup_events.domain.ids import parse_vault_id, same_resource
+from backup_events.domain.incidents import (
     Incident,
     Policy,
     Recorded,
@@ -29,14 +28,16 @@ from backup_events.incidents import (
     item_key,
     pack_mail,
 )
-from backup_events.items import protected_item_of
-from backup_events.model import BackupJob
-from backup_events.normalise import normalise_job
-from backup_events.notify import notify, send
-from backup_events.operations import OperationKind, is_ongoing
+from backup_events.domain.model import BackupJob
+from backup_events.domain.operations import OperationKind, is_ongoing
+from backup_events.domain.remediation import Catalog
+from backup_events.domain.routing import Route, recipients_for
+from backup_events.errors import MalformedInputError, RunFailedError, SourceError
+from backup_events.mail import render
 from backup_events.ports import IncidentStore, JobSource, Ledger, Mailer
-from backup_events.remediation import Catalog
-from backup_events.routing import Route, recipients_for
+from backup_events.wire.alerts import BackupAlert, error_code, job_from_alert, parse_alert
+from backup_events.wire.items import protected_item_of
+from backup_events.wire.jobs import normalise_job
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from backup_events.model import Workload
+from backup_events.domain.model import Workload
 
 MISSED_CODE = "MissedBackup"
 # Items in these states are not expected to back up (stopped, suspended, or waiting for their first backup).

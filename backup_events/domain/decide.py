@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backup_events.model import BackupJob
-from backup_events.operations import OperationKind, failed_label, kind_of
+from backup_events.domain.model import BackupJob
+from backup_events.domain.operations import OperationKind, failed_label, kind_of
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from backup_events.model import Workload
+from backup_events.domain.model import Workload
 
 OPENED, REMINDER, RECOVERED = "opened", "reminder", "recovered"
 PENDING, SENDING, SENT, NONE = "pending", "sending", "sent", "none"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from backup_events.errors import MalformedInputError
-from backup_events.normalise import vault_of_job
+from backup_events.wire.jobs import vault_of_job
 
 _VAULT = re.compile(
     r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.recoveryservices/vaults/[^/]+", re.IGNORECASE

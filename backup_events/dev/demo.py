@@ -15,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from backup_events import bootstrap, local_azurite, service
+from backup_events import bootstrap
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled
-from backup_events.service import RunReport
+from backup_events.app import service
+from backup_events.app.service import RunReport
+from backup_events.dev import local_azurite
 from backup_events.settings import Settings
 
 DEMO_NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)

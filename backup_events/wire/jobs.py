@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from backup_events.domain.identity import item_of_job
+from backup_events.domain.ids import parse_crr_job_id, parse_vault_id
+from backup_events.domain.model import BackupJob, JobError, Phase, Task, Workload
 from backup_events.errors import MalformedInputError
-from backup_events.identity import item_of_job
-from backup_events.ids import parse_crr_job_id, parse_vault_id
-from backup_events.model import BackupJob, JobError, Phase, Task, Workload
 
 KNOWN_JOB_TYPES = frozenset(
     {

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from backup_events import render
+from backup_events.domain.incidents import OPENED, RECOVERED, REMINDER, Incident, emails_due, unpack_mail, was_sending
+from backup_events.domain.model import EmailMessage
 from backup_events.errors import DeliveryError
-from backup_events.incidents import OPENED, RECOVERED, REMINDER, Incident, emails_due, unpack_mail, was_sending
-from backup_events.model import EmailMessage
+from backup_events.mail import render
 
 if TYPE_CHECKING:
-    from backup_events.service import RunReport, Services
+    from backup_events.app.service import RunReport, Services
 
 log = logging.getLogger(__name__)
 

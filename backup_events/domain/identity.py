@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from backup_events.model import Workload
+from backup_events.domain.model import Workload
 
 DATABASES = frozenset({Workload.SQL, Workload.SAP_HANA, Workload.SAP_ASE})
 _DEFAULT_SQL_INSTANCE = "mssqlserver"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backup_events.ids import parse_vault_id
+from backup_events.domain.ids import parse_vault_id
 
 SCOPES = ("vault", "rg", "sub")
 

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from backup_events.domain.identity import item_of_alert
+from backup_events.domain.ids import parse_vault_id
+from backup_events.domain.model import BackupJob, JobError, Workload
+from backup_events.domain.remediation import Catalog
 from backup_events.errors import MalformedInputError
-from backup_events.identity import item_of_alert
-from backup_events.ids import parse_vault_id
-from backup_events.model import BackupJob, JobError, Workload
-from backup_events.normalise import parse_time
-from backup_events.remediation import Catalog
+from backup_events.wire.jobs import parse_time
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
 MONITORING_SERVICE = "Azure Backup"

@@ -1,0 +1,323 @@
+"""Command line: ``python -m backup_events {demo,explain,replay,poll,test-email,catalog}``.
+
+- ``demo``: the main job on embedded defaults (bundled sample jobs, Azurite ledger, ``./outbox``); no Azure account.
+- ``explain PATH``: the email a job, a list of jobs or an alert would produce, without sending or recording anything.
+- ``replay FILE…``: exported jobs (``az backup job list -o json``, REST pages) through the whole pipeline.
+- ``poll``: one run with the current settings (environment, or ``--settings local.settings.json``).
+- ``test-email``: one marked synthetic notification through the configured mailer, to prove the path works.
+- ``catalog`` / ``catalog check``: list the remediation catalog, or validate it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypedDict
+
+from backup_events.app.service import RunReport
+from backup_events.domain import decide, remediation
+from backup_events.domain.model import EmailMessage
+from backup_events.errors import BackupEventsError, ConfigurationError, MalformedInputError
+from backup_events.mail import render
+from backup_events.wire.jobs import normalise_job
+
+DEMO_STATE = Path(".demo")
+
+
+class _Addressing(TypedDict):
+    sender: str
+    recipients: tuple[str, ...]
+    portal_url: str
+
+
+EXAMPLE_ADDRESSING = _Addressing(
+    sender="backup-events@example.com", recipients=("oncall@example.com",), portal_url="https://portal.azure.com"
+)
+
+
+def print_report(report: RunReport, title: str) -> None:
+    """The short summary table."""
+    width = max(len(name) for name, _ in report.rows())
+    print(title)
+    for name, count in report.rows():
+        print(f"  {name:<{width}}  {count:>5}")
+    for problem in report.problems:
+        print(f"  ! {problem}")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from backup_events.dev import demo  # noqa: PLC0415
+
+    outbox: Path = args.outbox
+    if args.story:
+        steps = demo.story(args.state / "story", outbox, show=print_step)
+        total = sum(r.emails_sent for _, r in steps)
+        jobs = sum(r.opened + r.repeats for _, r in steps)
+        print(f"\n{total} emails in {outbox}/ for {jobs} failed jobs and 1 missed backup, over two days.")
+        return 0
+    report = demo.run(args.state, outbox, reset=args.reset)
+    print_report(report, f"backup-events demo: sample jobs -> Azurite ledger -> {outbox}/")
+    if report.emails_sent:
+        print(f"\nOpen {outbox}/*.eml in a mail client, or {outbox}/*.html in a browser.")
+    elif report.duplicates:
+        print("\nEvery failure was told already (run with --reset to start over, or --story for two days in a minute).")
+    return 0 if not report.problems else 1
+
+
+def print_step(title: str, report: RunReport) -> None:
+    """One line of the story: what the poll saw and which emails it wrote."""
+    kinds = [
+        f"{report.emails_sent - report.reminders_sent - report.recovery_emails - report.digests} opened",
+        f"{report.reminders_sent} reminders",
+        f"{report.recovery_emails} recovered",
+        f"{report.digests} digests",
+    ]
+    print(
+        f"{title}\n    failures {report.failures}, new incidents {report.opened}, repeats {report.repeats}, "
+        f"missed {report.missed} -> emails {report.emails_sent} ({', '.join(kinds)})"
+    )
+
+
+def _load_json(path: str) -> Any:
+    from backup_events.wire.exported import read_json  # noqa: PLC0415
+
+    return read_json(Path(path))
+
+
+def explained(document: Any, path: str) -> EmailMessage | str:
+    """The email a document would produce, or the reason there is none."""
+    from backup_events.wire import alerts, exported  # noqa: PLC0415
+
+    document = alerts.unwrap_event(document)
+    catalog = remediation.load()
+    if isinstance(document, Mapping) and "schemaId" in document:
+        alert = alerts.parse_alert(document)
+        if alert.resolved:
+            return "the alert was resolved (failures are closed by the next good backup, not by an email)"
+        if not alert.is_job_failure:
+            return render.render_alert(alert, key=f"alert|{alert.alert_id}", **EXAMPLE_ADDRESSING)
+        code = alerts.error_code(alert, catalog)
+        job = alerts.job_from_alert(
+            alert, code=code, note="explain reads no API: in Azure the job's details would add its phase."
+        )
+        diagnosis = catalog.diagnose(job.errors)
+    elif isinstance(document, Mapping) and exported.kind_of(document) == "item":
+        return _item_line(document)
+    elif isinstance(document, Mapping) and "properties" in document:
+        job = normalise_job(document)
+        decision = decide.decide(job)
+        if not decision.tell:
+            return decision.reason
+        diagnosis = catalog.diagnose(job.errors)
+    else:
+        raise MalformedInputError(
+            f"{path} is neither a backup job (a JobResource with id, name and properties) nor a Backup alert "
+            "(common alert schema, bare or inside an Event Grid event or CloudEvent)",
+            field="properties",
+        )
+    return render.render_failure(job, diagnosis, key=decide.ledger_key(job), **EXAMPLE_ADDRESSING)
+
+
+def _item_line(document: Mapping[str, Any]) -> str:
+    from backup_events.wire.exported import vault_of  # noqa: PLC0415
+    from backup_events.wire.items import protected_item_of  # noqa: PLC0415
+
+    item = protected_item_of(document, vault_of(str(document["id"])) or "")
+    last = f"{item.last_recovery_point:%Y-%m-%d %H:%M} UTC" if item.last_recovery_point else "none yet"
+    return (
+        f"protected item {item.item} ({item.workload}, last recovery point {last}) is read for exposure, recovery "
+        "and missed backups, never told on its own"
+    )
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from backup_events.wire import exported  # noqa: PLC0415
+    from backup_events.wire.alerts import unwrap_event  # noqa: PLC0415
+
+    document = unwrap_event(_load_json(args.path))
+    listed = isinstance(document, list) or (isinstance(document, Mapping) and isinstance(document.get("value"), list))
+    if not listed:
+        _print_explained(explained(document, args.path), html=args.html)
+        return 0
+    resources = list(exported.resources_in(document))
+    jobs = [r for r in resources if exported.kind_of(r) in ("job", "item")]
+    if not jobs:
+        raise MalformedInputError(
+            f"{args.path} is neither a backup job nor a list of them: it lists {len(resources)} resource(s) and no job"
+        )
+    for index, job in enumerate(jobs, 1):
+        print(f"=== {index}/{len(jobs)} {exported.kind_of(job)} {job.get('name') or job.get('id')}")
+        _print_explained(explained(job, args.path), html=args.html)
+        print()
+    return 0
+
+
+def _print_explained(result: EmailMessage | str, *, html: bool) -> None:
+    if isinstance(result, str):
+        print(f"No email: {result}.")
+        return
+    print(f"Subject: {result.subject}")
+    print()
+    print(result.html if html else result.text, end="")
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from backup_events.cli import replay  # noqa: PLC0415
+
+    result = replay.replay(list(args.files), args.outbox, interval=timedelta(minutes=args.interval))
+    r = result.report
+    span = f"{result.first:%Y-%m-%d %H:%M} to {result.last:%Y-%m-%d %H:%M} UTC" if result.first and result.last else "no jobs"
+    rows = [
+        ("vaults", result.vaults),
+        ("jobs", result.jobs),
+        ("protected items", result.items),
+        ("polls", result.polls),
+        ("failed jobs", result.failed),
+        ("new incidents", r.opened),
+        ("repeats (counted)", r.repeats),
+        ("recovered", r.recovered),
+        ("emails written", r.emails_sent),
+        ("  of which reminders", r.reminders_sent),
+        ("  of which recovered", r.recovery_emails),
+        ("  of which digests", r.digests),
+    ]
+    print(f"backup-events replay: {len(args.files)} file(s), {span}, every {args.interval} min -> {args.outbox}/")
+    for name, value in rows:
+        print(f"  {name:<22}  {value:>5}")
+    for problem in r.problems:
+        print(f"  ! {problem}")
+    return 0 if not r.problems else 1
+
+
+def _local_settings(path: Path | None) -> Mapping[str, str]:
+    import os  # noqa: PLC0415
+
+    if path is None:
+        return os.environ
+    values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
+    return {**os.environ, **{k: str(v) for k, v in values.items()}}
+
+
+def run_poll(args: argparse.Namespace) -> int:
+    from backup_events import bootstrap  # noqa: PLC0415
+    from backup_events.app import service  # noqa: PLC0415
+    from backup_events.settings import Settings  # noqa: PLC0415
+
+    report = service.poll_jobs(bootstrap.build(Settings.from_environ(_local_settings(args.settings))))
+    print_report(report, "backup-events poll")
+    return 0 if not (report.problems or report.vaults_skipped) else 1
+
+
+def test_message(settings: Any) -> EmailMessage:
+    """A clearly marked synthetic notification: the bundled VM agent failure, as a real one would look."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from backup_events.adapters.sample_jobs import bundled_jobs  # noqa: PLC0415
+
+    job = normalise_job(bundled_jobs()[0])
+    job = replace(job, notes=("This is a TEST sent by `python -m backup_events test-email`: no backup failed.",))
+    message = render.render_failure(
+        job,
+        remediation.load().diagnose(job.errors),
+        key=f"test-email|{uuid.uuid4()}",
+        sender=settings.mail_sender,
+        recipients=settings.mail_recipients,
+        portal_url=settings.portal_url,
+    )
+    return replace(message, subject=f"[backup-events TEST] {message.subject}")
+
+
+def run_test_email(args: argparse.Namespace) -> int:
+    from backup_events import bootstrap  # noqa: PLC0415
+    from backup_events.settings import Settings  # noqa: PLC0415
+
+    settings = Settings.from_environ(_local_settings(args.settings))
+    message = test_message(settings)
+    mailer = bootstrap.mailer(settings, lambda: bootstrap.credential(settings), bootstrap.utc_now)
+    delivery_id = mailer.send(message)
+    # Recipients are personal data: say how many, not who.
+    print(f"test email sent through {settings.mailer} to {len(message.recipients)} recipient(s): {delivery_id}")
+    return 0
+
+
+def run_catalog(args: argparse.Namespace) -> int:
+    text = Path(args.file).read_text(encoding="utf-8") if args.file else remediation.catalog_text()
+    if args.action == "check":
+        catalog = remediation.parse(text)
+        code_count = sum(len(e.codes) for e in catalog.entries)
+        print(
+            f"catalog OK: {len(catalog.entries)} entries, {code_count} codes, {len(catalog.by_number)} numbers, "
+            f"{len(catalog.patterns)} message patterns"
+        )
+        return 0
+    for entry in remediation.parse(text).entries:
+        codes = ", ".join(entry.codes + tuple(str(n) for n in entry.numbers)) or "(message only)"
+        print(f"{entry.key}\n    {entry.phase} · {entry.severity} · {', '.join(entry.workloads)}\n    {codes}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    cli = argparse.ArgumentParser(prog="python -m backup_events", description=__doc__.splitlines()[0])
+    commands = cli.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the pipeline on bundled samples with Azurite and ./outbox")
+    demo.add_argument("--outbox", type=Path, default=Path("outbox"), help="where emails are written (default ./outbox)")
+    demo.add_argument("--state", type=Path, default=DEMO_STATE, help="where the demo keeps Azurite's data")
+    demo.add_argument("--reset", action="store_true", help="forget what earlier demo runs told")
+    demo.add_argument("--story", action="store_true", help="two days in a minute: repeats, reminders, recovery, a digest")
+    demo.set_defaults(run=run_demo)
+    explain = commands.add_parser("explain", help="print the email a job, a list of jobs or an alert would produce")
+    explain.add_argument(
+        "path", help="a job (JobResource), a list of jobs (az backup job list -o json, a REST page) or an alert, as JSON"
+    )
+    explain.add_argument("--html", action="store_true", help="print the HTML body instead of the plain text")
+    explain.set_defaults(run=run_explain)
+    replay = commands.add_parser("replay", help="play exported jobs through the pipeline on their own clock; emails to --outbox")
+    replay.add_argument(
+        "files", nargs="+", type=Path, help="az backup job list / item list -o json output, REST list pages, single jobs"
+    )
+    replay.add_argument("--outbox", type=Path, default=Path("outbox"), help="where emails are written (default ./outbox)")
+    replay.add_argument("--interval", type=int, default=15, help="minutes between two polls (default 15)")
+    replay.set_defaults(run=run_replay)
+    poll = commands.add_parser("poll", help="one run with the current settings")
+    poll.add_argument("--settings", type=Path, help="read Values from a local.settings.json on top of the environment")
+    poll.set_defaults(run=run_poll)
+    test_email = commands.add_parser("test-email", help="send one marked synthetic notification to the recipients")
+    test_email.add_argument("--settings", type=Path, help="read Values from a local.settings.json on top of the environment")
+    test_email.set_defaults(run=run_test_email)
+    catalog = commands.add_parser("catalog", help="list the remediation catalog, or `catalog check` it")
+    catalog.add_argument("action", nargs="?", choices=("list", "check"), default="list")
+    catalog.add_argument("--file", help="check this TOML file instead of the bundled catalog")
+    catalog.set_defaults(run=run_catalog)
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; errors we expect print one clear line (no traceback) and exit 2."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.run(args)
+        return code
+    except (BackupEventsError, remediation.CatalogError) as exc:
+        label = "configuration" if isinstance(exc, ConfigurationError) else args.command
+        print(f"{label}: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, remediation.CatalogError) else 2
+    except Exception as exc:
+        from backup_events.dev.local_azurite import AzuriteUnavailable  # noqa: PLC0415
+
+        if isinstance(exc, AzuriteUnavailable):
+            print(f"{args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
