@@ -11,16 +11,13 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from backup_events.app.service import Services
 from backup_events.domain import remediation
 from backup_events.domain.incidents import Policy
-from backup_events.ports import JobSource, Mailer, Publisher
+from backup_events.ports import IncidentStore, JobSource, Mailer, Publisher
 from backup_events.settings import Settings
-
-if TYPE_CHECKING:
-    from backup_events.adapters.table_ledger import TableIncidents
 
 _ARM_RETRY_BUDGET_SECONDS = 120.0
 
@@ -78,11 +75,11 @@ def policy(settings: Settings) -> Policy:
     )
 
 
-def ledger(settings: Settings, credential_factory: Callable[[], Any], clock: Callable[[], datetime]) -> TableIncidents:
-    """The Table Storage ledger, which keeps the incidents too."""
-    from backup_events.adapters.table_ledger import TableIncidents  # noqa: PLC0415
+def incident_store(settings: Settings, credential_factory: Callable[[], Any], clock: Callable[[], datetime]) -> IncidentStore:
+    """Incidents and their jobs in Table Storage."""
+    from backup_events.adapters.table_store import TableIncidentStore  # noqa: PLC0415
 
-    return TableIncidents(table_client(settings, credential_factory), clock=clock, policy=policy(settings))
+    return TableIncidentStore(table_client(settings, credential_factory), clock=clock)
 
 
 def mailer(settings: Settings, credential_factory: Callable[[], Any], clock: Callable[[], datetime]) -> Mailer:
@@ -104,14 +101,14 @@ def build(
     clock: Callable[[], datetime] = utc_now,
     source: JobSource | None = None,
     mailer_override: Mailer | None = None,
+    store_override: IncidentStore | None = None,
 ) -> Services:
-    """Every service for ``settings``; ``source`` and ``mailer_override`` replace the configured ones (demo, tests)."""
+    """Every service for ``settings``; the overrides replace the configured parts (demo, replay, tests)."""
     logging.getLogger("azure").setLevel(logging.WARNING)
     credential_factory = functools.cache(functools.partial(credential, settings))
-    store = ledger(settings, credential_factory, clock)
+    store = store_override or incident_store(settings, credential_factory, clock)
     return Services(
         source=source or jobs_source(settings, credential_factory),
-        ledger=store,
         incidents=store,
         mailer=mailer_override or mailer(settings, credential_factory, clock),
         catalog=remediation.load(),

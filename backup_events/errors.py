@@ -6,7 +6,8 @@ BackupEventsError
 ├── SourceError          the jobs API failed for one vault (throttled past the cap, 5xx, auth)
 ├── DeliveryError        an email could not be handed to the mail service; the job stays untold
 ├── PublishError         the relay could not publish an alert to Event Grid; the action group retries
-└── RunFailedError       a run finished but some jobs could not be told; raised so the host marks it failed
+├── RunFailedError       a run finished but some jobs could not be told; raised so the host marks it failed
+└── IncidentsBusyError   an incident kept changing under us; its job is left for the next run
 """
 
 from __future__ import annotations
@@ -54,3 +55,7 @@ class PublishError(BackupEventsError):
 
 class RunFailedError(BackupEventsError):
     """A run ended with jobs left untold; they will be retried by the next run."""
+
+
+class IncidentsBusyError(BackupEventsError):
+    """An incident kept changing under us (other instances); the job stays unrecorded and the next run retries it."""

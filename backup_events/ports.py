@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from backup_events.domain.incidents import Incident, Recorded
+from backup_events.domain.incidents import Change, Incident, Outcome, OwingQuery
 from backup_events.domain.model import EmailMessage
 
 JobJson = Mapping[str, Any]
@@ -46,32 +46,6 @@ class JobSource(Protocol):
         ...
 
 
-class Ledger(Protocol):
-    """Remembers which failures have been told, across runs, triggers and instances.
-
-    Implementations take a clock at construction: a claim older than their lease counts as abandoned.
-    """
-
-    def is_told(self, key: str) -> bool:
-        """True when the key was told or is being told right now by another instance."""
-        ...
-
-    def claim(self, key: str, *, summary: Mapping[str, str]) -> bool:
-        """Atomically take the right to tell ``key``; True for exactly one claimant.
-
-        A claim left half-done by a crashed instance (older than the lease) may be taken over.
-        """
-        ...
-
-    def mark_sent(self, key: str, *, delivery_id: str) -> None:
-        """Record that the email for ``key`` was accepted by the mail service."""
-        ...
-
-    def release(self, key: str) -> None:
-        """Give a claim back after a failed send, so the next run retries it."""
-        ...
-
-
 class Mailer(Protocol):
     """Hands a rendered email to a mail service (or a local outbox)."""
 
@@ -93,52 +67,41 @@ class Publisher(Protocol):
 
 
 class IncidentStore(Protocol):
-    """Incidents (one item failing with one code) and the emails they are owed; shared by every instance."""
+    """Incidents and the jobs counted into them, shared by every instance; shaped by the domain, not by storage.
+
+    It reads and it writes what it is told: every decision (is this a repeat, does this backup recover that
+    incident, is a reminder due) is the domain's. Writes are atomic per ``Change`` and conditional on the state
+    the store last handed out for ``before``, so two instances never both win; batching is the store's business.
+    """
 
     def incident(self, key: str) -> Incident | None:
         """One incident by key."""
         ...
 
+    def incidents_in(self, vault_id: str, keys: Collection[str]) -> dict[str, Incident]:
+        """The vault's incidents among ``keys`` that exist, by key (one read for a whole batch)."""
+        ...
+
+    def open_incidents(self, vault_id: str) -> list[Incident]:
+        """The vault's open incidents."""
+        ...
+
+    def owing_email(self, query: OwingQuery) -> list[Incident]:
+        """Incidents that may owe an email (``query`` says which, ``incidents.may_owe`` exactly); the domain decides."""
+        ...
+
     def recorded_jobs(self, vault_id: str) -> set[str]:
-        """Keys of the vault's jobs recorded before (one query per vault and run)."""
+        """Keys of the vault's jobs recorded before (one read per vault and run)."""
         ...
 
     def incident_of_job(self, job_key: str) -> str | None:
-        """The key of the incident a recorded job was counted into."""
+        """The key of the incident a recorded job was counted into; None for a job never recorded."""
         ...
 
-    def record_failure(self, job_key: str, incident: Incident) -> Recorded:
-        """Count a failed job into its incident, atomically; opening the incident if none is open."""
-        ...
-
-    def record_failures(self, pairs: Sequence[tuple[str, Incident]]) -> list[Recorded]:
-        """``record_failure`` for many (job key, incident) pairs of one vault, in the same order."""
-        ...
-
-    def open_items(self, vault_id: str) -> set[str]:
-        """Item keys of the vault that have an open incident."""
-        ...
-
-    def record_success(self, vault_id: str, item: str, *, at: datetime, operation: str | None = None) -> list[Incident]:
-        """A good backup (``operation``; None for a newer recovery point) closes the item's open incidents it recovers."""
-        ...
-
-    def incidents_owing_email(self) -> list[Incident]:
-        """Open incidents and those with an unsent email (the caller decides which email is due)."""
-        ...
-
-    def claim_email(self, incident: Incident, kind: str) -> Incident | None:
-        """Take the right to send ``kind`` for the incident; None when another instance has it."""
-        ...
-
-    def claim_emails(self, wanted: Sequence[tuple[Incident, str]]) -> list[Incident | None]:
-        """``claim_email`` for many at once, in the same order."""
-        ...
-
-    def settle_emails(self, outcomes: Sequence[tuple[Incident, str, bool]]) -> None:
-        """For each claimed incident and kind: sent (True) or owed again (False)."""
+    def commit(self, changes: Sequence[Change]) -> list[Outcome]:
+        """Write each change atomically (its incident and its new job rows together); one outcome each, in order."""
         ...
 
     def expire(self, before: datetime, *, limit: int) -> int:
-        """Delete closed incidents and job rows older than ``before``; returns how many."""
+        """Delete at most ``limit`` closed incidents and job rows older than ``before``; returns how many."""
         ...

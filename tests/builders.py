@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from backup_events.domain.incidents import Incident, incident_key
+from backup_events.domain.identity import incident_key
+from backup_events.domain.incidents import Incident
 
 
 def make_incident(vault_id: str, item: str, at: datetime, *, code: str = "Code", **changes: object) -> Incident:

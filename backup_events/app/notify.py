@@ -10,7 +10,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from backup_events.domain.incidents import OPENED, RECOVERED, REMINDER, Incident, emails_due, unpack_mail, was_sending
+from backup_events.app import recording
+from backup_events.domain.incidents import (
+    OPENED,
+    RECOVERED,
+    REMINDER,
+    Incident,
+    emails_due,
+    owing_query,
+    unpack_mail,
+    was_sending,
+)
 from backup_events.domain.model import EmailMessage
 from backup_events.errors import DeliveryError
 from backup_events.mail import render
@@ -67,7 +77,8 @@ def send(services: Services, message: EmailMessage, report: RunReport) -> bool:
 def send_many(services: Services, wanted: list[tuple[Incident, str]], report: RunReport) -> None:
     """Claim a batch of owed emails, send each, then settle them all: two storage round trips a batch."""
     outcomes: list[tuple[Incident, str, bool]] = []
-    for (incident, kind), claimed in zip(wanted, services.incidents.claim_emails(wanted), strict=True):
+    claims = recording.claim_emails(services.incidents, wanted, services.clock())
+    for (incident, kind), claimed in zip(wanted, claims, strict=True):
         if claimed is None:
             continue  # another instance is sending it
         if report.mail_paused:
@@ -84,12 +95,13 @@ def send_many(services: Services, wanted: list[tuple[Incident, str]], report: Ru
         outcomes.append((claimed, kind, ok))
         report.reminders_sent += ok and kind == REMINDER
         report.recovery_emails += ok and kind == RECOVERED
-    services.incidents.settle_emails(outcomes)
+    recording.settle_emails(services.incidents, outcomes)
 
 
 def send_digest(services: Services, incidents: list[Incident], recipients: tuple[str, ...], report: RunReport) -> None:
     """A storm of new incidents becomes one email listing every one of them."""
-    claimed = [c for c in services.incidents.claim_emails([(i, OPENED) for i in incidents]) if c is not None]
+    wanted = [(i, OPENED) for i in incidents]
+    claimed = [c for c in recording.claim_emails(services.incidents, wanted, services.clock()) if c is not None]
     if not claimed:
         return
     key = "digest|" + "|".join(sorted(i.key for i in claimed))
@@ -97,7 +109,7 @@ def send_digest(services: Services, incidents: list[Incident], recipients: tuple
         claimed, key=key, sender=services.sender, recipients=recipients, portal_url=services.portal_url
     )
     ok = send(services, message, report)
-    services.incidents.settle_emails([(incident, OPENED, ok) for incident in claimed])
+    recording.settle_emails(services.incidents, [(incident, OPENED, ok) for incident in claimed])
     report.digests += ok
 
 
@@ -106,7 +118,7 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
     now = services.clock()
     policy = services.policy
     if keys is None:
-        candidates = services.incidents.incidents_owing_email()
+        candidates = services.incidents.owing_email(owing_query(now, policy))
     else:
         candidates = [i for k in keys if (i := services.incidents.incident(k)) is not None]
     due = [(incident, kind) for incident in candidates for kind in emails_due(incident, now, policy)]

@@ -7,6 +7,7 @@ failed send is simply still owed at the next run, and no instance sends what ano
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -15,29 +16,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from backup_events.app.notify import notify, send
+from backup_events.app import recording
+from backup_events.app.notify import notify
 from backup_events.domain import decide
 from backup_events.domain.exposure import MISSED_CODE, ProtectedItem, backup_interval, missed_backup, missed_key
-from backup_events.domain.identity import DATABASES
+from backup_events.domain.identity import DATABASES, headline_code, incident_key, item_key
 from backup_events.domain.ids import parse_vault_id, same_resource
-from backup_events.domain.incidents import (
-    Incident,
-    Policy,
-    Recorded,
-    incident_key,
-    item_key,
-    pack_mail,
-)
-from backup_events.domain.model import BackupJob
+from backup_events.domain.incidents import Incident, Policy, Recorded, pack_mail
+from backup_events.domain.model import BackupJob, Workload
 from backup_events.domain.operations import OperationKind, is_ongoing
 from backup_events.domain.remediation import Catalog
 from backup_events.domain.routing import Route, recipients_for
 from backup_events.errors import MalformedInputError, RunFailedError, SourceError
 from backup_events.mail import render
-from backup_events.ports import IncidentStore, JobSource, Ledger, Mailer
+from backup_events.ports import IncidentStore, JobSource, Mailer
 from backup_events.wire.alerts import BackupAlert, error_code, job_from_alert, parse_alert
 from backup_events.wire.items import protected_item_of
-from backup_events.wire.jobs import normalise_job
+from backup_events.wire.jobs import normalise_job, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +45,6 @@ class Services:
     """What a run needs, built once by ``bootstrap``."""
 
     source: JobSource
-    ledger: Ledger
     incidents: IncidentStore
     mailer: Mailer
     catalog: Catalog
@@ -156,13 +150,13 @@ def prepare_failure(
     deserves is rendered now, while the job is at hand, and kept with the incident until it is sent.
     """
     key = decide.ledger_key(job)
-    if key in recorded if recorded is not None else services.ledger.is_told(key):
+    if key in recorded if recorded is not None else services.incidents.incident_of_job(key) is not None:
         report.duplicates += 1
         return None
     job = job if detailed else details_or_summary(services, job)
     job = named_as_protected(job, items or {})
     diagnosis = services.catalog.diagnose(job.errors, extra_codes=extra_codes)
-    code = render.headline_code(job, diagnosis)
+    code = headline_code(job, diagnosis)
     when = job.end or job.start or services.clock()
     protected = (items or {}).get(item_key(job.vault_id, job.item_name))
     # A failed restore (or any one-off operation) is told once per job: no reminders, no recovery, and a good
@@ -244,7 +238,7 @@ def record(services: Services, job: BackupJob, report: RunReport, **options: Any
     prepared = prepare_failure(services, job, report, **options)
     if prepared is None:
         return None
-    count(report, services.incidents.record_failure(*prepared), prepared[1])
+    count(report, recording.record_failure(services.incidents, *prepared), prepared[1])
     return prepared[1].key
 
 
@@ -275,23 +269,40 @@ def handle_job(
     return prepared
 
 
-def close_recovered(services: Services, vault_id: str, since: datetime, until: datetime, report: RunReport) -> None:
+def open_by_item(services: Services, vault_id: str) -> dict[str, list[Incident]]:
+    """The vault's open incidents by item key, read once per run and kept current as incidents close."""
+    by_item: dict[str, list[Incident]] = {}
+    for incident in services.incidents.open_incidents(vault_id):
+        by_item.setdefault(item_key(incident.vault_id, incident.item), []).append(incident)
+    return by_item
+
+
+def close_item(services: Services, by_item: dict[str, list[Incident]], key: str, *, at: datetime, operation: str | None) -> int:
+    """A good backup of one item closes the open incidents it recovers; how many it closed."""
+    closed = recording.close_recovered(
+        services.incidents, by_item.get(key, []), at=at, operation=operation, policy=services.policy
+    )
+    done = {i.key for i in closed}
+    by_item[key] = [i for i in by_item.get(key, []) if i.key not in done]
+    for incident in closed:
+        log.info("Incident closed: %s on %s recovered", incident.code, incident.item)
+    return len(closed)
+
+
+def close_recovered(
+    services: Services, vault_id: str, since: datetime, until: datetime, report: RunReport, *, by_item: dict[str, list[Incident]]
+) -> None:
     """Good backups of items with open incidents close them (only vaults with open incidents are read)."""
-    open_items = services.incidents.open_items(vault_id)
-    if not open_items:
+    if not any(by_item.values()):
         return
     for raw in services.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES):
         try:
             job = normalise_job(raw)
         except MalformedInputError:
             continue
-        if item_key(job.vault_id, job.item_name) in open_items and job.operation.casefold().startswith("backup"):
-            closed = services.incidents.record_success(
-                vault_id, job.item_name, at=job.end or job.start or until, operation=job.operation
-            )
-            report.recovered += len(closed)
-            for incident in closed:
-                log.info("Incident closed: %s on %s recovered", incident.code, incident.item)
+        key = item_key(job.vault_id, job.item_name)
+        if by_item.get(key) and job.operation.casefold().startswith("backup"):
+            report.recovered += close_item(services, by_item, key, at=job.end or job.start or until, operation=job.operation)
 
 
 # --- the triggers' work ---------------------------------------------------------------------------------
@@ -315,14 +326,21 @@ def protected_items(services: Services, vault_id: str) -> dict[str, ProtectedIte
     return items
 
 
-def check_items(services: Services, vault_id: str, items: Mapping[str, ProtectedItem], now: datetime, report: RunReport) -> None:
+def check_items(
+    services: Services,
+    vault_id: str,
+    items: Mapping[str, ProtectedItem],
+    now: datetime,
+    report: RunReport,
+    *,
+    by_item: dict[str, list[Incident]],
+) -> None:
     """A newer recovery point closes an item's open incidents; an item behind its schedule opens a missed backup."""
-    open_items = services.incidents.open_items(vault_id)
     intervals: dict[str, timedelta | None] = {}
     for key, item in items.items():
-        if key in open_items and item.last_recovery_point is not None:
-            report.recovered += len(services.incidents.record_success(vault_id, item.item, at=item.last_recovery_point))
-        if services.missed_grace is None or not item.policy_name or key in open_items:
+        if by_item.get(key) and item.last_recovery_point is not None:
+            report.recovered += close_item(services, by_item, key, at=item.last_recovery_point, operation=None)
+        if services.missed_grace is None or not item.policy_name or by_item.get(key):
             continue  # an item with an open incident was told already: no second email for the same gap
         if item.policy_name not in intervals:
             try:
@@ -338,7 +356,7 @@ def check_items(services: Services, vault_id: str, items: Mapping[str, Protected
 def record_missed(services: Services, item: ProtectedItem, interval: timedelta, now: datetime, report: RunReport) -> None:
     """Open (or count into) the item's missed-backup incident; the same last recovery point counts once."""
     job_key = missed_key(item)
-    if services.ledger.is_told(job_key):
+    if services.incidents.incident_of_job(job_key) is not None:
         return
     vault_name = parse_vault_id(item.vault_id)["vault_name"]
     incident = Incident(
@@ -366,7 +384,7 @@ def record_missed(services: Services, item: ProtectedItem, interval: timedelta, 
         portal_url=services.portal_url,
     )
     incident = replace(incident, mail=pack_mail(message.subject, message.text, message.html))
-    if services.incidents.record_failure(job_key, incident) is Recorded.OPENED:
+    if recording.record_failure(services.incidents, job_key, incident) is Recorded.OPENED:
         report.missed += 1
         log.info("Missed backup: %s in %s has no recovery point since %s", item.item, vault_name, item.last_recovery_point)
 
@@ -388,14 +406,15 @@ def poll_vault(services: Services, vault_id: str, since: datetime, until: dateti
                 log.exception("Job %s could not be handled", raw.get("id"))
                 report.problems.append(f"job {raw.get('id')}: {type(exc).__name__}: {exc}")
         try:
-            for (_, incident), outcome in zip(pending, services.incidents.record_failures(pending), strict=True):
+            for (_, incident), outcome in zip(pending, recording.record_failures(services.incidents, pending), strict=True):
                 count(report, outcome, incident)
         except Exception as exc:  # the ledger failed: what was not recorded is seen again, and recorded, next run
             log.exception("Jobs of vault %s could not be recorded", vault_id)
             report.problems.append(f"recording the jobs of vault {vault_id} stopped part-way: {type(exc).__name__}: {exc}")
-        close_recovered(services, vault_id, since, until, report)
+        by_item = open_by_item(services, vault_id)  # after recording: this run's failures may have opened some
+        close_recovered(services, vault_id, since, until, report, by_item=by_item)
         if items:
-            check_items(services, vault_id, items, until, report)
+            check_items(services, vault_id, items, until, report, by_item=by_item)
     except SourceError as exc:
         report.vaults_skipped += 1
         report.problems.append(f"vault {vault_id} skipped this run: {exc}")
@@ -441,22 +460,41 @@ class EventEnvelope:
     data: Any
 
 
-def tell_vault_alert(services: Services, alert: BackupAlert, report: RunReport) -> None:
-    """Alerts not about a job (security alerts: soft delete disabled, …) get their own email, keyed on the alert."""
-    key = f"alert|{alert.alert_id.casefold()}"
-    if services.ledger.is_told(key):
+def record_vault_alert(services: Services, alert: BackupAlert, report: RunReport) -> str:
+    """An alert not about a job (security alerts: soft delete disabled, …) is a one-off incident of its vault.
+
+    Its email is owed like any other: claimed, sent, settled, and swept by the Timer if a send fails.
+    """
+    job_key = (
+        f"{alert.vault_id.rstrip('/').casefold()}|alert-{hashlib.sha256(alert.alert_id.casefold().encode()).hexdigest()[:32]}"
+    )
+    if (told := services.incidents.incident_of_job(job_key)) is not None:
         report.duplicates += 1
-        return
-    if not services.ledger.claim(key, summary={"item": alert.vault_name, "code": alert.rule, "alertId": alert.alert_id}):
-        report.duplicates += 1
-        return
+        return told
+    fired = parse_time(alert.fired, "data.essentials.firedDateTime") or services.clock()
+    key = incident_key(alert.vault_id, alert.vault_name, f"alert:{alert.rule}", job=alert.alert_id)
     message = render.render_alert(
         alert, key=key, sender=services.sender, recipients=services.recipients_for(alert.vault_id), portal_url=services.portal_url
     )
-    if send(services, message, report):
-        services.ledger.mark_sent(key, delivery_id=message.key)
-    else:
-        services.ledger.release(key)
+    incident = Incident(
+        key=key,
+        vault_id=alert.vault_id,
+        vault_name=alert.vault_name,
+        item=alert.vault_name,
+        workload=Workload.VAULT.value,
+        code=alert.rule,
+        title=alert.description[:300],
+        docs_url="",
+        opened_at=fired,
+        last_seen=fired,
+        state="closed",  # a one-off: owed its email, nothing after
+        closed_at=fired,
+        last_job=alert.short_id,
+        operation="Security alert" if alert.is_security else "Alert",
+        mail=pack_mail(message.subject, message.text, message.html),
+    )
+    count(report, recording.record_failure(services.incidents, job_key, incident), incident)
+    return key
 
 
 def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
@@ -479,7 +517,7 @@ def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
         if key is not None:
             notify(services, report, keys=[key])
     else:
-        tell_vault_alert(services, alert, report)
+        notify(services, report, keys=[record_vault_alert(services, alert, report)])
     if report.problems:
         raise RunFailedError("; ".join(report.problems))
     if report.emails_sent:
@@ -490,7 +528,7 @@ def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
 def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport) -> str | None:
     """A job failure from an alert: enriched from the jobs API when it answers, from the alert alone when not."""
     key = decide.ledger_key_of(alert.vault_id, alert.job_name or "")
-    if services.ledger.is_told(key):
+    if services.incidents.incident_of_job(key) is not None:
         # Seen before (a redelivery, or the Timer got there first): its incident may still owe the email.
         report.duplicates += 1
         return services.incidents.incident_of_job(key)

@@ -16,11 +16,12 @@ The host is its first DNS label. Items of other workloads (VMs, shares, servers)
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from backup_events.domain.model import Workload
+from backup_events.domain.model import BackupJob, Diagnosis, Workload
 
 DATABASES = frozenset({Workload.SQL, Workload.SAP_HANA, Workload.SAP_ASE})
 _DEFAULT_SQL_INSTANCE = "mssqlserver"
@@ -75,3 +76,29 @@ def item_of_alert(context: Mapping[str, Any], workload: Workload, vault_name: st
     if host:
         return host
     return parts[-1] or vault_name
+
+
+def headline_code(job: BackupJob, diagnosis: Diagnosis) -> str:
+    """The code on-call staff will search for: Azure's string code, else the catalog's, else the number."""
+    error = job.error
+    if error and error.code:
+        return error.code
+    if diagnosis.remediation and diagnosis.remediation.codes:
+        return diagnosis.remediation.codes[0]
+    if error and error.number is not None:
+        return str(error.number)
+    if diagnosis.remediation:
+        return diagnosis.remediation.key
+    return "no error code"
+
+
+def item_key(vault_id: str, item: str) -> str:
+    """The protected item's identity across jobs and alerts: the vault and the item's display name, case-folded."""
+    return hashlib.sha256(f"{vault_id.rstrip('/').casefold()}|{item.casefold()}".encode()).hexdigest()[:32]
+
+
+def incident_key(vault_id: str, item: str, code: str, *, job: str = "") -> str:
+    """One incident per vault, item and error code; a one-off (a restore) is its own incident, per ``job``."""
+    once = f"|job:{job.casefold()}" if job else ""
+    digest = hashlib.sha256(f"{item_key(vault_id, item)}|{code.casefold()}{once}".encode()).hexdigest()[:40]
+    return f"{vault_id.rstrip('/').casefold()}|inc-{digest}"

@@ -8,7 +8,6 @@ recovers; a storm of new incidents in one run becomes one digest.
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 import zlib
 from dataclasses import dataclass, replace
@@ -55,7 +54,6 @@ class Incident:
     operation: str = ""
     route_to: str = ""  # addresses from the affected resource's routing tag, when it has one
     mail: bytes = b""  # the opening email, packed (see ``pack_mail``)
-    etag: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -92,18 +90,6 @@ def unpack_mail(mail: bytes) -> tuple[str, str, str]:
     return str(fields["subject"]), str(fields["text"]), str(fields["html"])
 
 
-def item_key(vault_id: str, item: str) -> str:
-    """The protected item's identity across jobs and alerts: the vault and the item's display name, case-folded."""
-    return hashlib.sha256(f"{vault_id.rstrip('/').casefold()}|{item.casefold()}".encode()).hexdigest()[:32]
-
-
-def incident_key(vault_id: str, item: str, code: str, *, job: str = "") -> str:
-    """One incident per vault, item and error code; a one-off (a restore) is its own incident, per ``job``."""
-    once = f"|job:{job.casefold()}" if job else ""
-    digest = hashlib.sha256(f"{item_key(vault_id, item)}|{code.casefold()}{once}".encode()).hexdigest()[:40]
-    return f"{vault_id.rstrip('/').casefold()}|inc-{digest}"
-
-
 def _claimable(state: str, claimed_at: datetime | None, now: datetime, lease: timedelta) -> bool:
     """Pending, or left 'sending' by an instance that died before the lease ran out."""
     return state == PENDING or (state == SENDING and (claimed_at is None or now - claimed_at > lease))
@@ -134,14 +120,91 @@ def _reminder_due(incident: Incident, now: datetime, hours: tuple[int, ...]) -> 
     return old_enough and (incident.emailed_at is None or now - incident.emailed_at >= gap)
 
 
-def reopened(old: Incident, new: Incident) -> Incident:
-    """A closed incident failing again starts over, keeping its row."""
-    return replace(new, etag=old.etag)
+class Outcome(enum.StrEnum):
+    """What a store did with one ``Change``."""
+
+    LANDED = "landed"
+    DUPLICATE = "duplicate"  # one of its jobs was recorded before: nothing was written
+    CONFLICT = "conflict"  # the incident changed since it was read (another instance): read again and redo
 
 
-def repeated(old: Incident, seen: datetime, job_name: str) -> Incident:
-    """Another failure of an open incident: one more in the count, nothing else."""
-    return replace(old, count=old.count + 1, last_seen=max(old.last_seen, seen), last_job=job_name)
+@dataclass(frozen=True)
+class Change:
+    """One atomic write: ``after`` replaces ``before`` (None: a new incident), and ``jobs`` are recorded with it.
+
+    ``email_only`` writes only the email state (a claim or a settlement), leaving counts alone; ``unconditional``
+    (settlements only: the claim made them ours) writes it even if the counts changed meanwhile.
+    """
+
+    before: Incident | None
+    after: Incident
+    jobs: tuple[str, ...] = ()
+    email_only: bool = False
+    unconditional: bool = False
+
+
+EMAIL_FIELDS = ("opened_email", "reminder_state", "recovery_email", "reminders_sent", "claimed_at", "emailed_at")
+"""What a claim or a settlement changes; the rest of an incident (its counts) may change meanwhile."""
+
+
+def with_email_state(incident: Incident, source: Incident) -> Incident:
+    """``incident`` with the email state of ``source``."""
+    return replace(incident, **{name: getattr(source, name) for name in EMAIL_FIELDS})
+
+
+def counted(existing: Incident | None, arrivals: list[Incident]) -> tuple[Incident, list[Recorded]]:
+    """Failed jobs of one incident, counted together: more repeats of an open incident, else it opens (again).
+
+    A closed incident failing again starts over in its row; an open one only counts and remembers the last job.
+    """
+    seen = max(a.last_seen for a in arrivals)
+    last_job = arrivals[-1].last_job
+    if existing is not None and existing.is_open:
+        after = replace(
+            existing, count=existing.count + len(arrivals), last_seen=max(existing.last_seen, seen), last_job=last_job
+        )
+        return after, [Recorded.REPEAT] * len(arrivals)
+    after = replace(arrivals[0], count=len(arrivals), last_seen=seen, last_job=last_job)
+    return after, [Recorded.OPENED] + [Recorded.REPEAT] * (len(arrivals) - 1)
+
+
+def recovers(incident: Incident, at: datetime, operation: str | None) -> bool:
+    """Does a good backup (``operation``; None for a newer recovery point) at ``at`` end this open incident?
+
+    A success older than the failure, or of another kind of backup, proves nothing.
+    """
+    return incident.is_open and at >= incident.opened_at and recovered_by(incident, operation)
+
+
+@dataclass(frozen=True)
+class OwingQuery:
+    """Which incidents may owe an email at ``now``: an opening or recovery email not yet sent, or reminder k maybe due
+    (open, k reminders sent, opened before ``reminders[k][0]`` and last emailed before ``reminders[k][1]``)."""
+
+    now: datetime
+    reminders: tuple[tuple[datetime, datetime], ...]
+
+
+def owing_query(now: datetime, policy: Policy) -> OwingQuery:
+    """The reminder schedule as cut-off times, so a store can pre-select without knowing the schedule."""
+    hours = policy.reminder_hours
+    return OwingQuery(
+        now=now,
+        reminders=tuple(
+            (now - timedelta(hours=due), now - timedelta(hours=due - (hours[k - 1] if k else 0))) for k, due in enumerate(hours)
+        ),
+    )
+
+
+def may_owe(incident: Incident, query: OwingQuery) -> bool:
+    """The store's pre-selection, exactly: ``emails_due`` then decides which email, if any."""
+    if incident.opened_email != SENT or incident.recovery_email in (PENDING, SENDING):
+        return True
+    k = incident.reminders_sent
+    if not incident.is_open or k >= len(query.reminders):
+        return False
+    opened_before, emailed_before = query.reminders[k]
+    return incident.opened_at <= opened_before and incident.emailed_at is not None and incident.emailed_at <= emailed_before
 
 
 def recovered_by(incident: Incident, operation: str | None) -> bool:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from backup_events.domain.exposure import ProtectedItem
+from backup_events.domain.identity import headline_code
 from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
 from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
@@ -72,20 +73,6 @@ def _every(interval: timedelta) -> str:
         days = hours // 24
         return "day" if days == 1 else "week" if days == 7 else f"{days} days"
     return "hour" if hours == 1 else f"{hours} hours"
-
-
-def headline_code(job: BackupJob, diagnosis: Diagnosis) -> str:
-    """The code on-call staff will search for: Azure's string code, else the catalog's, else the number."""
-    error = job.error
-    if error and error.code:
-        return error.code
-    if diagnosis.remediation and diagnosis.remediation.codes:
-        return diagnosis.remediation.codes[0]
-    if error and error.number is not None:
-        return str(error.number)
-    if diagnosis.remediation:
-        return diagnosis.remediation.key
-    return "no error code"
 
 
 def exposure_of(job: BackupJob, last_good: datetime | None) -> str:

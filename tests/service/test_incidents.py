@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled, bundled_jobs
-from backup_events.adapters.table_ledger import TableIncidents
+from backup_events.adapters.table_store import TableIncidentStore
 from backup_events.app.service import poll_jobs
-from backup_events.domain.incidents import Policy, incident_key
+from backup_events.domain.identity import incident_key
+from backup_events.domain.incidents import Policy
 from tests.conftest import Clock
 from tests.service.test_poll_jobs import emails_in, services
 
@@ -87,7 +88,7 @@ def test_a_sql_log_backup_failing_every_15_minutes_for_3_days_gives_one_email_tw
     assert len(reminders) == 2
     assert sorted(r.split(": ")[-1].split(" (")[1] for r in reminders) == ["24 h 04 min, 97 failures)", "3 d 0 h, 289 failures)"]
 
-    store = TableIncidents(table, clock=clock, policy=policy)
+    store = TableIncidentStore(table, clock=clock)
     incident = store.incident(
         incident_key(VAULT_ID, "vm-sql-01 / salesdb", "OperationCancelledBecauseConflictingOperationRunningUserError")
     )
@@ -115,7 +116,7 @@ def test_two_instances_counting_the_same_failures_count_each_once_and_send_one_e
 
     clock.now = START + timedelta(hours=6)
     jobs = [sql_log_job(n, START + timedelta(minutes=15 * n)) for n in range(20)]
-    TableIncidents(TableClient.from_connection_string(azurite, table_name), clock=clock, policy=Policy()).is_told("warm|up")
+    TableIncidentStore(TableClient.from_connection_string(azurite, table_name), clock=clock).incident_of_job("warm|up")
     barrier = threading.Barrier(2)
     reports = []
 
@@ -132,7 +133,7 @@ def test_two_instances_counting_the_same_failures_count_each_once_and_send_one_e
     assert sum(r.opened for r in reports) == 1
     assert sum(r.opened + r.repeats for r in reports) == 20
     assert sum(r.emails_sent for r in reports) == 1
-    store = TableIncidents(TableClient.from_connection_string(azurite, table_name), clock=clock, policy=Policy())
+    store = TableIncidentStore(TableClient.from_connection_string(azurite, table_name), clock=clock)
     incident = store.incident(
         incident_key(VAULT_ID, "vm-sql-01 / salesdb", "OperationCancelledBecauseConflictingOperationRunningUserError")
     )
@@ -257,14 +258,16 @@ def test_an_email_sent_by_an_instance_that_died_before_recording_it_is_not_sent_
     from dataclasses import replace
 
     from backup_events.app.notify import message_for, notify
+    from backup_events.app.recording import claim_emails
     from backup_events.app.service import RunReport
+    from backup_events.domain.incidents import owing_query
 
     clock.now = START + timedelta(hours=1)
     svc = services(table, tmp_path, clock, source=SampleJobSource([sql_log_job(0, START)]))
     poll_jobs(replace(svc, policy=Policy(emails_per_run=0)))  # recorded; its email owed, none sent yet
-    (owed,) = svc.incidents.incidents_owing_email()
+    (owed,) = svc.incidents.owing_email(owing_query(clock.now, svc.policy))
     # An instance claims the email, sends it, and dies before the ledger hears back.
-    claimed = svc.incidents.claim_email(owed, "opened")
+    (claimed,) = claim_emails(svc.incidents, [(owed, "opened")], clock.now)
     assert claimed is not None
     svc.mailer.send(message_for(svc, claimed, "opened"))
     clock.advance(minutes=16)  # past the claim's lease: another instance takes it over

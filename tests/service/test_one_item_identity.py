@@ -16,7 +16,7 @@ from typing import Any
 
 from backup_events.adapters.sample_jobs import SampleJobSource
 from backup_events.app import service
-from backup_events.domain.incidents import incident_key
+from backup_events.domain.identity import incident_key
 from backup_events.errors import SourceError
 from tests import recorded
 from tests.conftest import Clock

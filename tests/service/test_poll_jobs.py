@@ -14,7 +14,7 @@ import pytest
 
 from backup_events.adapters.outbox_mailer import OutboxMailer
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
-from backup_events.adapters.table_ledger import TableIncidents, TableLedger
+from backup_events.adapters.table_store import TableIncidentStore
 from backup_events.app.service import Services, on_timer, poll_jobs
 from backup_events.domain import remediation
 from backup_events.domain.incidents import Policy
@@ -72,11 +72,10 @@ def services(
     missed_grace: timedelta | None = None,
 ) -> Services:
     """Real parts around one Azurite table; missed-backup checks off unless a test is about them."""
-    store = TableIncidents(table, clock=clock, policy=policy)
+    store = TableIncidentStore(table, clock=clock)
     return Services(
         missed_grace=missed_grace,
         source=source or SampleJobSource(),
-        ledger=store,
         incidents=store,
         policy=policy,
         mailer=mailer or OutboxMailer(outbox, clock=clock),
@@ -175,7 +174,7 @@ def test_two_instances_polling_at_once_tell_each_failure_once(
 ) -> None:
     from azure.data.tables import TableClient
 
-    TableLedger(TableClient.from_connection_string(azurite, table_name), clock=clock).is_told("warm|up")
+    TableIncidentStore(TableClient.from_connection_string(azurite, table_name), clock=clock).incident_of_job("warm|up")
     reports = []
     barrier = threading.Barrier(2)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backup_events.domain.identity import database_item, item_of_alert, item_of_job
-from backup_events.domain.incidents import item_key
+from backup_events.domain.identity import database_item, item_key, item_of_alert, item_of_job
 from backup_events.domain.model import Workload
 from backup_events.wire.alerts import parse_alert
 from backup_events.wire.exported import vault_of

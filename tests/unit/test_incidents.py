@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from backup_events.domain.identity import incident_key
 from backup_events.domain.incidents import (
     OPENED,
     RECOVERED,
@@ -16,7 +17,6 @@ from backup_events.domain.incidents import (
     claimed,
     closed,
     emails_due,
-    incident_key,
     sent,
 )
 from tests.builders import make_incident
