@@ -2,8 +2,8 @@
 
 The Timer is stepped at the poll interval from the earliest job to the latest. Steps at which nothing can
 change are skipped (no job starts in their window, no reminder falls due, nothing was left for later): they
-would read the same jobs, find them recorded, and send nothing. The ledger is a fresh local one (Azurite in
-memory), so a replay never remembers an earlier replay, and emails go to an outbox folder.
+would read the same jobs, find them recorded, and send nothing. Incidents live in the in-memory store, fresh each
+replay (nothing to install, nothing remembered), and emails go to an outbox folder.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from backup_events import bootstrap
 from backup_events.adapters.file_jobs import FileJobSource
+from backup_events.adapters.memory_store import MemoryIncidentStore
 from backup_events.app import service
 from backup_events.app.service import RunReport
-from backup_events.dev import local_azurite
 from backup_events.settings import Settings
 
 _MOST_DRAINING_POLLS = 1000
@@ -44,11 +44,11 @@ def _step_up(moment: datetime, interval: timedelta) -> datetime:
     return midnight + steps * interval
 
 
-def settings_for(connection: str, outbox: Path, **overrides: str) -> Settings:
-    """Embedded local defaults: exported files in, a fresh Azurite ledger, the outbox mailer."""
+def settings_for(outbox: Path, **overrides: str) -> Settings:
+    """Embedded local defaults: exported files in, the in-memory store, the outbox mailer."""
     values = {
         "BACKUP_JOBS_SOURCE": "sample",  # the files source is passed in directly
-        "BACKUP_TABLE_CONNECTION_STRING": connection,
+        "BACKUP_TABLE_CONNECTION_STRING": "UseDevelopmentStorage=true",  # never opened: the store is in memory
         "BACKUP_MAILER": "outbox",
         "BACKUP_OUTBOX_DIR": str(outbox),
         "BACKUP_MAIL_SENDER": "backup-events@example.com",
@@ -72,27 +72,27 @@ def replay(files: list[Path], outbox: Path, *, interval: timedelta = timedelta(m
         return result
     first, last = _step_up(min(starts), interval), _step_up(max(starts), interval)
     result.first, result.last = first, last
-    with local_azurite.running() as connection:
-        settings = settings_for(connection, outbox, **overrides)
-        now = {"t": first}
-        services = bootstrap.build(settings, clock=lambda: now["t"], source=source)
-        reminders = [timedelta(hours=h) for h in settings.reminder_hours]
-        pending = sorted({_step_up(t, interval) for t in starts})
-        heapq.heapify(pending)
-        done: set[datetime] = set()
-        draining: set[datetime] = set()  # polls past the last job, only to send what the mail budget held back
-        while pending:
-            at = heapq.heappop(pending)
-            if at in done or (at > last and at not in draining):
-                continue
-            done.add(at)
-            now["t"] = at
-            report = service.poll_jobs(services)
-            result.report.add(report)
-            result.polls += 1
-            if report.deferred and len(draining) < _MOST_DRAINING_POLLS:  # held back by the budget: sent next poll
-                heapq.heappush(pending, at + interval)
-                draining.add(at + interval)
-            for offset in reminders if report.opened else []:  # new incidents owe reminders later
-                heapq.heappush(pending, _step_up(at + offset, interval))
+    settings = settings_for(outbox, **overrides)
+    now = {"t": first}
+    store = MemoryIncidentStore(clock=lambda: now["t"])
+    services = bootstrap.build(settings, clock=lambda: now["t"], source=source, store_override=store)
+    reminders = [timedelta(hours=h) for h in settings.reminder_hours]
+    pending = sorted({_step_up(t, interval) for t in starts})
+    heapq.heapify(pending)
+    done: set[datetime] = set()
+    draining: set[datetime] = set()  # polls past the last job, only to send what the mail budget held back
+    while pending:
+        at = heapq.heappop(pending)
+        if at in done or (at > last and at not in draining):
+            continue
+        done.add(at)
+        now["t"] = at
+        report = service.poll_jobs(services)
+        result.report.add(report)
+        result.polls += 1
+        if report.deferred and len(draining) < _MOST_DRAINING_POLLS:  # held back by the budget: sent next poll
+            heapq.heappush(pending, at + interval)
+            draining.add(at + interval)
+        for offset in reminders if report.opened else []:  # new incidents owe reminders later
+            heapq.heappush(pending, _step_up(at + offset, interval))
     return result
