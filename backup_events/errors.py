@@ -2,12 +2,14 @@
 
 BackupEventsError
 ├── ConfigurationError   settings missing or invalid; lists every problem at once
+├── CatalogError         the remediation catalog breaks a rule; lists every problem at once
 ├── MalformedInputError  a job, alert or event that cannot be understood; names the field
 ├── SourceError          the jobs API failed for one vault (throttled past the cap, 5xx, auth)
 ├── DeliveryError        an email could not be handed to the mail service; the job stays untold
 ├── PublishError         the relay could not publish an alert to Event Grid; the action group retries
 ├── RunFailedError       a run finished but some jobs could not be told; raised so the host marks it failed
-└── IncidentsBusyError   an incident kept changing under us; its job is left for the next run
+├── IncidentsBusyError   an incident kept changing under us; its job is left for the next run
+└── AzuriteUnavailable   dev/tests only: the local Azurite emulator is not installed or did not start
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ class ConfigurationError(BackupEventsError):
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{len(problems)} setting(s) missing or invalid:\n{lines}")
+
+
+class CatalogError(BackupEventsError):
+    """The catalog data breaks a rule; ``problems`` holds one line per problem, each naming its entry."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("catalog check failed:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class MalformedInputError(BackupEventsError):
@@ -59,3 +69,7 @@ class RunFailedError(BackupEventsError):
 
 class IncidentsBusyError(BackupEventsError):
     """An incident kept changing under us (other instances); the job stays unrecorded and the next run retries it."""
+
+
+class AzuriteUnavailable(BackupEventsError):
+    """Azurite is not installed or did not start (demo and tests only); the message says what to do."""

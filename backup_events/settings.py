@@ -1,31 +1,49 @@
 """One typed, frozen settings object, read from the app settings (the environment).
 
+The body of ``Settings`` is the one table of settings: each field is one ``setting(...)`` row naming the app setting,
+its default, how to parse and check it, its description and its local sample value. Everything else is derived from
+it: ``SETTINGS`` and ``NAMES``, the reading (``Settings.from_environ`` runs each row's parser in table order), the
+README's settings table and ``local.settings.sample.json``. After editing a row, rewrite the last two with::
+
+    python -m backup_events.settings          # --check only says whether they are up to date
+
 Every problem is collected and raised together, so an operator fixes them in one go.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar, dataclass_transform
 
 from backup_events.domain.model import Workload
 from backup_events.domain.operations import OperationKind, parse_kinds
 from backup_events.domain.routing import Route, parse_routes
 from backup_events.errors import ConfigurationError
 
-CLOUDS: dict[str, tuple[str, str, str]] = {
-    # name: (Resource Manager endpoint, token scope, portal)
-    "AzureCloud": ("https://management.azure.com", "https://management.azure.com/.default", "https://portal.azure.com"),
-    "AzureUSGovernment": (
+
+class Cloud(NamedTuple):
+    """Where Resource Manager is, the token scope for it, and the portal that links point to."""
+
+    arm_endpoint: str
+    arm_scope: str
+    portal_url: str
+
+
+CLOUDS: dict[str, Cloud] = {
+    "AzureCloud": Cloud("https://management.azure.com", "https://management.azure.com/.default", "https://portal.azure.com"),
+    "AzureUSGovernment": Cloud(
         "https://management.usgovcloudapi.net",
         "https://management.usgovcloudapi.net/.default",
         "https://portal.azure.us",
     ),
-    "AzureChinaCloud": (
+    "AzureChinaCloud": Cloud(
         "https://management.chinacloudapi.cn",
         "https://management.chinacloudapi.cn/.default",
         "https://portal.azure.cn",
@@ -39,193 +57,112 @@ _VAULT_ID = re.compile(
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _NCRONTAB = re.compile(r"^\S+( \S+){4,5}$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+_ACS_CONNECTION = re.compile(r"endpoint=https?://[^;]+;.*accesskey=", re.IGNORECASE)
+
+_T = TypeVar("_T")
+_C = TypeVar("_C")
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One app setting: its name, whether it must be set, its default and a valid example."""
+# --- the row type and how a row becomes a field ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting(Generic[_T]):
+    """One app setting: one row of the table (a ``Settings`` field)."""
 
     name: str
-    example: str
-    default: str | None = None
-    description: str = ""
+    default: str  # what an unset or blank setting means; the README's Default column
+    description: str  # the README's Meaning column (Markdown)
+    example: str  # a valid value, shown in every problem about this setting
+    local: str  # its value in local.settings.sample.json
+    parse: Callable[[_Value], _T] = dataclasses.field(repr=False, compare=False)
+    field: str = ""  # the ``Settings`` field that holds it; filled in once the class exists
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("BACKUP_POLL_SCHEDULE", "0 */15 * * * *", "0 */15 * * * *", "NCRONTAB schedule of the Timer (six fields)."),
-    Setting(
-        "BACKUP_JOBS_SOURCE",
-        "arm",
-        "arm",
-        "'arm' reads the vaults' jobs API; 'files' reads exported jobs (BACKUP_JOBS_FILES); 'sample' the bundled samples.",
-    ),
-    Setting(
-        "BACKUP_JOBS_FILES",
-        "exports/jobs.json,exports/items.json",
-        "",
-        "With BACKUP_JOBS_SOURCE=files: comma-separated `az backup job list -o json`, REST list pages, single jobs, "
-        "`az backup item list -o json`.",
-    ),
-    Setting(
-        "BACKUP_VAULT_IDS",
-        "/subscriptions/<guid>/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rsv-prod",
-        "",
-        "Comma-separated Recovery Services vault ids to watch.",
-    ),
-    Setting(
-        "BACKUP_SUBSCRIPTION_IDS",
-        "00000000-0000-0000-0000-000000000000",
-        "",
-        "Comma-separated subscriptions: watch every vault in them.",
-    ),
-    Setting("BACKUP_LOOKBACK_HOURS", "24", "24", "How far back each poll looks; overlaps earlier polls on purpose (1-720)."),
-    Setting(
-        "BACKUP_CLOUD",
-        "AzureCloud",
-        "AzureCloud",
-        "AzureCloud, AzureUSGovernment, AzureChinaCloud, or a Resource Manager https URL.",
-    ),
-    Setting(
-        "BACKUP_TABLE_ENDPOINT",
-        "https://stbackupevents.table.core.windows.net",
-        "",
-        "Table Storage endpoint, reached with the managed identity.",
-    ),
-    Setting(
-        "BACKUP_TABLE_CONNECTION_STRING",
-        "UseDevelopmentStorage=true",
-        "",
-        "Local only (Azurite): a connection string instead of the endpoint.",
-    ),
-    Setting("BACKUP_TABLE_NAME", "backupevents", "backupevents", "Ledger table name (letters and digits, 3-63)."),
-    Setting("BACKUP_MAILER", "acs", "acs", "'acs' sends through Azure Communication Services; 'outbox' writes .eml files."),
-    Setting("BACKUP_OUTBOX_DIR", "outbox", "outbox", "Folder the outbox mailer writes to."),
-    Setting(
-        "BACKUP_ACS_ENDPOINT",
-        "https://acs-backup.communication.azure.com",
-        "",
-        "ACS endpoint, reached with the managed identity.",
-    ),
-    Setting(
-        "BACKUP_ACS_CONNECTION_STRING",
-        "endpoint=https://...;accesskey=...",
-        "",
-        "Local fallback for ACS; never used when the endpoint is set.",
-    ),
-    Setting(
-        "BACKUP_MAIL_SENDER",
-        "DoNotReply@<guid>.azurecomm.net",
-        "",
-        "The MailFrom address of a domain linked to the ACS resource.",
-    ),
-    Setting(
-        "BACKUP_MAIL_RECIPIENTS",
-        "oncall@contoso.com,backup-team@contoso.com",
-        "",
-        "Comma-separated addresses that get the emails (at most 50).",
-    ),
-    Setting(
-        "BACKUP_ROUTES",
-        "rg:rg-sql=dba@contoso.com;vault:rsv-prod=ops@contoso.com,backup@contoso.com",
-        "",
-        "Per-vault, per-resource-group or per-subscription recipients; others go to BACKUP_MAIL_RECIPIENTS.",
-    ),
-    Setting(
-        "BACKUP_ROUTE_TAG",
-        "backup-alerts-to",
-        "",
-        "A tag on the affected VM or storage account whose addresses get its emails instead; empty to ignore tags.",
-    ),
-    Setting(
-        "BACKUP_TELL_OPERATIONS",
-        "all",
-        "all",
-        "Which failed operations get an email: all, or some of backup, restore, configure-backup, delete-backup-data, other.",
-    ),
-    Setting("BACKUP_REMINDER_HOURS", "24,72", "24,72", "Hours after an incident opens to remind, while it still fails."),
-    Setting(
-        "BACKUP_RECOVERY_NOTICES",
-        "all",
-        "all",
-        "Workloads that get a 'recovered' email: all, none, or names such as 'Azure VM,Azure Files'.",
-    ),
-    Setting("BACKUP_DIGEST_THRESHOLD", "5", "5", "More new incidents than this in one run become one digest email."),
-    Setting("BACKUP_EMAILS_PER_RUN", "5", "5", "Most emails one run sends (ACS allows 5/min, 10/h on Azure-managed domains)."),
-    Setting(
-        "BACKUP_MISSED_BACKUP_GRACE_HOURS",
-        "6",
-        "6",
-        "Hours past the policy's schedule before an item without a new recovery point is reported; 'off' to stop.",
-    ),
-    Setting("BACKUP_VAULT_CONCURRENCY", "4", "4", "How many vaults one run reads at the same time (1-32)."),
-    Setting("BACKUP_RETENTION_DAYS", "30", "30", "Closed incidents and told jobs older than this are deleted."),
-    Setting(
-        "BACKUP_EVENTGRID_TOPIC_ENDPOINT",
-        "https://egt-backup.westeurope-1.eventgrid.azure.net/api/events",
-        "",
-        "Event Grid custom topic the alert relay publishes to (managed identity); empty turns the relay off.",
-    ),
-    Setting(
-        "AZURE_CLIENT_ID",
-        "<client id of the user-assigned identity>",
-        "",
-        "Which managed identity to use; empty for your own login locally.",
-    ),
-)
+def setting(
+    *,
+    name: str,
+    parse: Callable[[_Value], _T],
+    doc: str,
+    unset: str = "",
+    example: str | None = None,
+    local: str | None = None,
+) -> _T:
+    """One row of the table, as a ``Settings`` field: typed by what ``parse`` returns.
 
-NAMES = tuple(s.name for s in SETTINGS)
+    ``unset`` is the default, ``example`` (default: ``unset``) a valid value, ``local`` (default: ``unset``) the value
+    for local.settings.sample.json. ``unset`` is not called ``default``: type checkers would read that as the
+    field's own default and make every field optional.
+    """
+    row = Setting(name, unset, doc, unset if example is None else example, unset if local is None else local, parse)
+    field: _T = dataclasses.field(metadata={"setting": row})
+    return field
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the app reads from its environment, validated."""
+@dataclass_transform(frozen_default=True, field_specifiers=(setting,))
+def _table(cls: type[_C]) -> type[_C]:
+    """A frozen dataclass whose fields are ``setting(...)`` rows (``dataclass_transform`` tells mypy just that)."""
+    return dataclasses.dataclass(frozen=True)(cls)
 
-    poll_schedule: str
-    jobs_source: str
-    jobs_files: tuple[Path, ...]
-    vault_ids: tuple[str, ...]
-    subscription_ids: tuple[str, ...]
-    lookback_hours: int
-    arm_endpoint: str
-    arm_scope: str
-    portal_url: str
-    table_endpoint: str
-    table_connection_string: str
-    table_name: str
-    mailer: str
-    outbox_dir: Path
-    acs_endpoint: str
-    acs_connection_string: str
-    mail_sender: str
-    mail_recipients: tuple[str, ...]
-    routes: tuple[Route, ...]
-    route_tag: str
-    eventgrid_topic_endpoint: str
-    tell_operations: frozenset[OperationKind]
-    reminder_hours: tuple[int, ...]
-    recovery_workloads: frozenset[str]
-    digest_threshold: int
-    emails_per_run: int
-    retention_days: int
-    vault_concurrency: int
-    missed_grace_hours: int | None
-    client_id: str
 
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        """Read and validate every setting; raise one ``ConfigurationError`` naming each bad one."""
-        reader = _Reader(environ)
-        values = reader.read()
-        if reader.problems:
-            raise ConfigurationError(reader.problems)
-        return cls(**values)
+class _Value:
+    """What a parser gets: this setting's text (its default when unset or blank), the other settings', and a way to
+    report a problem."""
 
-    def __repr__(self) -> str:
-        # Connection strings hold keys and recipient lists are personal data: keep both out of logs.
-        return (
-            f"Settings(jobs_source={self.jobs_source!r}, vaults={len(self.vault_ids)}, "
-            f"subscriptions={len(self.subscription_ids)}, mailer={self.mailer!r}, recipients={len(self.mail_recipients)})"
-        )
+    def __init__(self, reader: _Reader, row: Setting[Any]) -> None:
+        self.reader, self.row = reader, row
+        self.text = reader.raw(row.name)
+
+    def other(self, name: str) -> str:
+        """Another setting's text, for the checks that span two settings."""
+        return self.reader.raw(name)
+
+    def bad(self, why: str) -> None:
+        self.reader.problems.append(f"{self.row.name}: {why}; a valid value looks like {self.row.example!r}")
+
+
+# --- parsers: each turns a setting's text into its field's value, reporting what is wrong ----------------------------
+
+
+def _text(value: _Value) -> str:
+    return value.text
+
+
+def _path(value: _Value) -> Path:
+    return Path(value.text)
+
+
+def _checked(ok: Callable[[str], bool], why: str) -> Callable[[_Value], str]:
+    """The text unchanged, when ``ok`` accepts it; ``why`` otherwise (or "is missing" when it is empty)."""
+
+    def parse(value: _Value) -> str:
+        if not ok(value.text):
+            value.bad(why if value.text else "is missing")
+        return value.text
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[_Value], str]:
+    return _checked(lambda text: text in choices, f"must be one of {', '.join(choices)}")
+
+
+def _https_or_empty(text: str) -> bool:
+    return not text or text.startswith("https://")
+
+
+_https_url = _checked(_https_or_empty, "must be an https:// URL")  # or empty
+
+
+def _whole(low: int, high: int, why: str = "") -> Callable[[_Value], int]:
+    def parse(value: _Value) -> int:
+        number = int(value.text) if value.text.isdigit() else None
+        if number is None or not low <= number <= high:
+            value.bad((why or f"must be a whole number, {low}-{high}") if value.text else "is missing")
+            return low
+        return number
+
+    return parse
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -237,168 +174,411 @@ def _is_address(value: str) -> bool:
     return address == value and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) is not None
 
 
+def _jobs_files(value: _Value) -> tuple[Path, ...]:
+    files = tuple(Path(p.strip()) for p in value.text.split(",") if p.strip())
+    if value.other("BACKUP_JOBS_SOURCE") == "files":
+        if not files:
+            value.bad("set it when BACKUP_JOBS_SOURCE is files")
+        elif missing := [str(p) for p in files if not p.is_file()]:
+            value.bad(f"no such file {missing[0]!r}")
+    return files
+
+
+def _vault_ids(value: _Value) -> tuple[str, ...]:
+    vault_ids = _split(value.text)
+    if bad := [v for v in vault_ids if not _VAULT_ID.match(v)]:
+        value.bad(f"{len(bad)} entr(y/ies) are not vault ids, e.g. {bad[0]!r}")
+    if value.other("BACKUP_JOBS_SOURCE") == "arm" and not vault_ids and not _split(value.other("BACKUP_SUBSCRIPTION_IDS")):
+        value.bad("set it or BACKUP_SUBSCRIPTION_IDS when BACKUP_JOBS_SOURCE is arm")
+    return vault_ids
+
+
+def _subscription_ids(value: _Value) -> tuple[str, ...]:
+    subscriptions = _split(value.text)
+    if bad := [s for s in subscriptions if not _GUID.match(s)]:
+        value.bad(f"{bad[0]!r} is not a subscription GUID")
+    return subscriptions
+
+
+def _cloud(value: _Value) -> Cloud:
+    if value.text in CLOUDS:
+        return CLOUDS[value.text]
+    if value.text.startswith("https://"):
+        endpoint = value.text.rstrip("/")
+        return Cloud(endpoint, f"{endpoint}/.default", CLOUDS["AzureCloud"].portal_url)
+    value.bad(f"must be one of {', '.join(CLOUDS)} or an https:// Resource Manager URL")
+    return CLOUDS["AzureCloud"]
+
+
+def _table_endpoint(value: _Value) -> str:
+    endpoint = _https_url(value)
+    if not endpoint and not value.other("BACKUP_TABLE_CONNECTION_STRING"):
+        value.bad("set it (or BACKUP_TABLE_CONNECTION_STRING for Azurite)")
+    return endpoint
+
+
+def _acs_endpoint(value: _Value) -> str:
+    endpoint = _https_url(value)
+    if value.other("BACKUP_MAILER") == "acs" and not endpoint and not value.other("BACKUP_ACS_CONNECTION_STRING"):
+        value.bad("set it when BACKUP_MAILER is acs")
+    return endpoint
+
+
+def _acs_connection_string(value: _Value) -> str:
+    if value.text and not _ACS_CONNECTION.search(value.text):
+        value.bad("is not an ACS connection string")  # never echoes the value: it may hold a key
+    return value.text
+
+
+def _mail_sender(value: _Value) -> str:
+    if value.other("BACKUP_MAILER") == "acs" and not _is_address(value.text):
+        value.bad("must be one email address" if value.text else "is missing")
+    return value.text or "backup-events@localhost.invalid"
+
+
+def _mail_recipients(value: _Value) -> tuple[str, ...]:
+    recipients = _split(value.text)
+    if not recipients:
+        value.bad("is missing")
+    elif bad := [r for r in recipients if not _is_address(r)]:
+        value.bad(f"{len(bad)} entr(y/ies) are not email addresses")
+    elif len(recipients) > 50:
+        value.bad("ACS takes at most 50 recipients per email")
+    return recipients
+
+
+def _routes(value: _Value) -> tuple[Route, ...]:
+    routes, problems = parse_routes(value.text)
+    for problem in problems:
+        value.bad(problem)
+    return routes
+
+
+def _tell_operations(value: _Value) -> frozenset[OperationKind]:
+    operations, unknown = parse_kinds(value.text)
+    if unknown or not operations:
+        kinds = ", ".join(k.value for k in OperationKind)
+        value.bad(f"unknown operation {unknown[0]!r}; known: all, {kinds}" if unknown else "names none")
+    return operations or frozenset(OperationKind)
+
+
+def _reminder_hours(value: _Value) -> tuple[int, ...]:
+    hours = _split(value.text)
+    if not all(h.isdigit() and 0 < int(h) <= 8760 for h in hours) or [int(h) for h in hours] != sorted(
+        int(h) for h in hours if h.isdigit()
+    ):
+        value.bad("must be increasing whole hours, comma-separated (or empty for no reminders)")
+        return ()
+    return tuple(int(h) for h in hours)
+
+
+def _recovery_workloads(value: _Value) -> frozenset[str]:
+    workloads = {w.value for w in Workload}
+    if value.text.casefold() == "all":
+        return frozenset(workloads)
+    if value.text.casefold() == "none":
+        return frozenset()
+    named = {n.strip() for n in value.text.split(",") if n.strip()}
+    if unknown := sorted(named - workloads):
+        value.bad(f"unknown workload(s) {unknown}; known: {', '.join(sorted(workloads))}")
+    return frozenset(named & workloads)
+
+
+def _hours_or_off(value: _Value) -> int | None:
+    return None if value.text.casefold() == "off" else _whole(0, 720)(value)
+
+
+# --- the table ---------------------------------------------------------------------------------------------------
+
+
+@_table
+class Settings:
+    """Everything the app reads from its environment, validated: one field per app setting, in README order."""
+
+    poll_schedule: str = setting(
+        name="BACKUP_POLL_SCHEDULE",
+        unset="0 */15 * * * *",
+        local="0 */2 * * * *",
+        parse=_checked(lambda v: bool(_NCRONTAB.match(v)), "must be an NCRONTAB expression (six fields, seconds first)"),
+        doc="NCRONTAB schedule of the Timer (six fields).",
+    )
+    jobs_source: str = setting(
+        name="BACKUP_JOBS_SOURCE",
+        unset="arm",
+        local="sample",
+        parse=_choice("arm", "files", "sample"),
+        doc="'arm' reads the vaults' jobs API; 'files' reads exported jobs (`BACKUP_JOBS_FILES`); 'sample' the bundled samples.",
+    )
+    jobs_files: tuple[Path, ...] = setting(
+        name="BACKUP_JOBS_FILES",
+        example="exports/jobs.json,exports/items.json",
+        parse=_jobs_files,
+        doc="With `BACKUP_JOBS_SOURCE=files`: comma-separated `az backup job list -o json`, REST list pages, single "
+        "jobs, `az backup item list -o json`.",
+    )
+    vault_ids: tuple[str, ...] = setting(
+        name="BACKUP_VAULT_IDS",
+        example="/subscriptions/<guid>/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rsv-prod",
+        parse=_vault_ids,
+        doc="Comma-separated Recovery Services vault ids to watch.",
+    )
+    subscription_ids: tuple[str, ...] = setting(
+        name="BACKUP_SUBSCRIPTION_IDS",
+        example="00000000-0000-0000-0000-000000000000",
+        parse=_subscription_ids,
+        doc="Comma-separated subscriptions: watch every vault in them.",
+    )
+    lookback_hours: int = setting(
+        name="BACKUP_LOOKBACK_HOURS",
+        unset="24",
+        parse=_whole(1, 720, "must be a whole number of hours, 1-720"),
+        doc="How far back each poll looks; overlaps earlier polls on purpose (1-720).",
+    )
+    cloud: Cloud = setting(
+        name="BACKUP_CLOUD",
+        unset="AzureCloud",
+        parse=_cloud,
+        doc="AzureCloud, AzureUSGovernment, AzureChinaCloud, or a Resource Manager https URL.",
+    )
+    table_endpoint: str = setting(
+        name="BACKUP_TABLE_ENDPOINT",
+        example="https://stbackupevents.table.core.windows.net",
+        parse=_table_endpoint,
+        doc="Table Storage endpoint, reached with the managed identity.",
+    )
+    table_connection_string: str = setting(
+        name="BACKUP_TABLE_CONNECTION_STRING",
+        example="UseDevelopmentStorage=true",
+        local="UseDevelopmentStorage=true",
+        parse=_text,
+        doc="Local only (Azurite): a connection string instead of the endpoint.",
+    )
+    table_name: str = setting(
+        name="BACKUP_TABLE_NAME",
+        unset="backupevents",
+        parse=_checked(lambda v: bool(_TABLE_NAME.match(v)), "must be 3-63 letters and digits, starting with a letter"),
+        doc="Ledger table name (letters and digits, 3-63).",
+    )
+    mailer: str = setting(
+        name="BACKUP_MAILER",
+        unset="acs",
+        local="outbox",
+        parse=_choice("acs", "outbox"),
+        doc="'acs' sends through Azure Communication Services; 'outbox' writes .eml files.",
+    )
+    outbox_dir: Path = setting(
+        name="BACKUP_OUTBOX_DIR",
+        unset="outbox",
+        parse=_path,
+        doc="Folder the outbox mailer writes to.",
+    )
+    acs_endpoint: str = setting(
+        name="BACKUP_ACS_ENDPOINT",
+        example="https://acs-backup.communication.azure.com",
+        parse=_acs_endpoint,
+        doc="ACS endpoint, reached with the managed identity.",
+    )
+    acs_connection_string: str = setting(
+        name="BACKUP_ACS_CONNECTION_STRING",
+        example="endpoint=https://<resource>.communication.azure.com/;accesskey=<key>",
+        parse=_acs_connection_string,
+        doc="Local fallback for ACS; never used when the endpoint is set.",
+    )
+    mail_sender: str = setting(
+        name="BACKUP_MAIL_SENDER",
+        example="DoNotReply@<guid>.azurecomm.net",
+        local="backup-events@example.com",
+        parse=_mail_sender,
+        doc="The MailFrom address of a domain linked to the ACS resource.",
+    )
+    mail_recipients: tuple[str, ...] = setting(
+        name="BACKUP_MAIL_RECIPIENTS",
+        example="oncall@contoso.com,backup-team@contoso.com",
+        local="oncall@example.com",
+        parse=_mail_recipients,
+        doc="Comma-separated addresses that get the emails (at most 50).",
+    )
+    routes: tuple[Route, ...] = setting(
+        name="BACKUP_ROUTES",
+        example="rg:rg-sql=dba@contoso.com;vault:rsv-prod=ops@contoso.com,backup@contoso.com",
+        parse=_routes,
+        doc="Per-vault, per-resource-group or per-subscription recipients; others go to BACKUP_MAIL_RECIPIENTS.",
+    )
+    route_tag: str = setting(
+        name="BACKUP_ROUTE_TAG",
+        example="backup-alerts-to",
+        local="backup-alerts-to",
+        parse=_checked(lambda v: not v or re.fullmatch(r"[^<>%&\\?/]{1,512}", v) is not None, "must be a tag name"),
+        doc="A tag on the affected VM or storage account whose addresses get its emails instead; empty to ignore tags.",
+    )
+    tell_operations: frozenset[OperationKind] = setting(
+        name="BACKUP_TELL_OPERATIONS",
+        unset="all",
+        parse=_tell_operations,
+        doc="Which failed operations get an email: all, or some of backup, restore, configure-backup, delete-backup-data, other.",
+    )
+    reminder_hours: tuple[int, ...] = setting(
+        name="BACKUP_REMINDER_HOURS",
+        unset="24,72",
+        parse=_reminder_hours,
+        doc="Hours after an incident opens to remind, while it still fails.",
+    )
+    recovery_workloads: frozenset[str] = setting(
+        name="BACKUP_RECOVERY_NOTICES",
+        unset="all",
+        parse=_recovery_workloads,
+        doc="Workloads that get a 'recovered' email: all, none, or names such as 'Azure VM,Azure Files'.",
+    )
+    digest_threshold: int = setting(
+        name="BACKUP_DIGEST_THRESHOLD",
+        unset="5",
+        parse=_whole(1, 10_000),
+        doc="More new incidents than this in one run become one digest email.",
+    )
+    emails_per_run: int = setting(
+        name="BACKUP_EMAILS_PER_RUN",
+        unset="5",
+        local="20",
+        parse=_whole(1, 10_000),
+        doc="Most emails one run sends (ACS allows 5/min, 10/h on Azure-managed domains).",
+    )
+    missed_grace_hours: int | None = setting(
+        name="BACKUP_MISSED_BACKUP_GRACE_HOURS",
+        unset="6",
+        parse=_hours_or_off,
+        doc="Hours past the policy's schedule before an item without a new recovery point is reported; 'off' to stop.",
+    )
+    vault_concurrency: int = setting(
+        name="BACKUP_VAULT_CONCURRENCY",
+        unset="4",
+        parse=_whole(1, 32),
+        doc="How many vaults one run reads at the same time (1-32).",
+    )
+    retention_days: int = setting(
+        name="BACKUP_RETENTION_DAYS",
+        unset="30",
+        parse=_whole(1, 3650),
+        doc="Closed incidents and told jobs older than this are deleted.",
+    )
+    eventgrid_topic_endpoint: str = setting(
+        name="BACKUP_EVENTGRID_TOPIC_ENDPOINT",
+        example="https://egt-backup.westeurope-1.eventgrid.azure.net/api/events",
+        parse=_https_url,
+        doc="Event Grid custom topic the alert relay publishes to (managed identity); empty turns the relay off.",
+    )
+    client_id: str = setting(
+        name="AZURE_CLIENT_ID",
+        example="<client id of the user-assigned identity>",
+        parse=_checked(lambda v: not v or bool(_GUID.match(v)), "must be a client id GUID or empty"),
+        doc="Which managed identity to use; empty for your own login locally.",
+    )
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and validate every setting; raise one ``ConfigurationError`` naming each bad one."""
+        reader = _Reader(environ)
+        values = {row.field: row.parse(_Value(reader, row)) for row in SETTINGS}
+        if reader.problems:
+            raise ConfigurationError(reader.problems)
+        return cls(**values)
+
+    @property
+    def arm_endpoint(self) -> str:
+        return self.cloud.arm_endpoint
+
+    @property
+    def arm_scope(self) -> str:
+        return self.cloud.arm_scope
+
+    @property
+    def portal_url(self) -> str:
+        return self.cloud.portal_url
+
+    def __repr__(self) -> str:
+        # Connection strings hold keys and recipient lists are personal data: keep both out of logs.
+        return (
+            f"Settings(jobs_source={self.jobs_source!r}, vaults={len(self.vault_ids)}, "
+            f"subscriptions={len(self.subscription_ids)}, mailer={self.mailer!r}, recipients={len(self.mail_recipients)})"
+        )
+
+
+SETTINGS: tuple[Setting[Any], ...] = tuple(
+    dataclasses.replace(f.metadata["setting"], field=f.name) for f in dataclasses.fields(Settings)
+)
+NAMES = tuple(s.name for s in SETTINGS)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
 class _Reader:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.problems: list[str] = []
-        self.by_name = {s.name: s for s in SETTINGS}
 
     def raw(self, name: str) -> str:
         value = self.environ.get(name)
         if value is None or not value.strip():
-            return self.by_name[name].default or ""
+            return _BY_NAME[name].default
         return value.strip()
 
-    def bad(self, name: str, why: str) -> None:
-        self.problems.append(f"{name}: {why}; a valid value looks like {self.by_name[name].example!r}")
 
-    def check(self, name: str, ok: Callable[[str], bool], why: str) -> str:
-        value = self.raw(name)
-        if not ok(value):
-            self.bad(name, why if value else "is missing")
-        return value
+# --- the README table and the local sample, generated from the table ---------------------------------------------
 
-    def choice(self, name: str, choices: tuple[str, ...]) -> str:
-        return self.check(name, lambda v: v in choices, f"must be one of {', '.join(choices)}")
+ROOT = Path(__file__).resolve().parent.parent
+# The Functions host's own settings, first in local.settings.sample.json.
+HOST_SETTINGS: dict[str, str] = {
+    "FUNCTIONS_WORKER_RUNTIME": "python",
+    "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+    "AzureWebJobsFeatureFlags": "EnableWorkerIndexing",
+}
+_README_HEAD = "| Setting | Default | Meaning |\n|---|---|---|\n"
 
-    def read(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        values["poll_schedule"] = self.check(
-            "BACKUP_POLL_SCHEDULE",
-            lambda v: bool(_NCRONTAB.match(v)),
-            "must be an NCRONTAB expression (six fields, seconds first)",
-        )
-        values["jobs_source"] = source = self.choice("BACKUP_JOBS_SOURCE", ("arm", "files", "sample"))
-        files = tuple(Path(p.strip()) for p in self.raw("BACKUP_JOBS_FILES").split(",") if p.strip())
-        if source == "files" and not files:
-            self.bad("BACKUP_JOBS_FILES", "set it when BACKUP_JOBS_SOURCE is files")
-        elif source == "files" and (missing := [str(p) for p in files if not p.is_file()]):
-            self.bad("BACKUP_JOBS_FILES", f"no such file {missing[0]!r}")
-        values["jobs_files"] = files
-        vault_ids = _split(self.raw("BACKUP_VAULT_IDS"))
-        subscriptions = _split(self.raw("BACKUP_SUBSCRIPTION_IDS"))
-        if bad_vaults := [v for v in vault_ids if not _VAULT_ID.match(v)]:
-            self.bad("BACKUP_VAULT_IDS", f"{len(bad_vaults)} entr(y/ies) are not vault ids, e.g. {bad_vaults[0]!r}")
-        if bad_subs := [s for s in subscriptions if not _GUID.match(s)]:
-            self.bad("BACKUP_SUBSCRIPTION_IDS", f"{bad_subs[0]!r} is not a subscription GUID")
-        if source == "arm" and not vault_ids and not subscriptions:
-            self.bad("BACKUP_VAULT_IDS", "set it or BACKUP_SUBSCRIPTION_IDS when BACKUP_JOBS_SOURCE is arm")
-        values["vault_ids"], values["subscription_ids"] = vault_ids, subscriptions
-        lookback = self.check(
-            "BACKUP_LOOKBACK_HOURS", lambda v: v.isdigit() and 1 <= int(v) <= 720, "must be a whole number of hours, 1-720"
-        )
-        values["lookback_hours"] = int(lookback) if lookback.isdigit() else 24
-        values.update(self._cloud())
-        values.update(self._table())
-        values.update(self._mail())
-        values.update(self._incidents())
-        values["eventgrid_topic_endpoint"] = self.check(
-            "BACKUP_EVENTGRID_TOPIC_ENDPOINT", lambda v: not v or v.startswith("https://"), "must be an https:// URL"
-        )
-        values["client_id"] = self.check(
-            "AZURE_CLIENT_ID", lambda v: not v or bool(_GUID.match(v)), "must be a client id GUID or empty"
-        )
-        return values
 
-    def whole_number(self, name: str, low: int, high: int) -> int:
-        value = self.check(name, lambda v: v.isdigit() and low <= int(v) <= high, f"must be a whole number, {low}-{high}")
-        return int(value) if value.isdigit() and low <= int(value) <= high else low
+def readme_table() -> str:
+    """The README's settings table: header and one row per setting."""
+    rows = (f"| `{s.name}` | {f'`{s.default}`' if s.default else ''} | {s.description} |\n" for s in SETTINGS)
+    return _README_HEAD + "".join(rows)
 
-    def _incidents(self) -> dict[str, Any]:
-        hours = _split(self.raw("BACKUP_REMINDER_HOURS"))
-        if not all(h.isdigit() and 0 < int(h) <= 8760 for h in hours) or [int(h) for h in hours] != sorted(
-            int(h) for h in hours if h.isdigit()
-        ):
-            self.bad("BACKUP_REMINDER_HOURS", "must be increasing whole hours, comma-separated (or empty for no reminders)")
-            hours = ()
-        notices = self.raw("BACKUP_RECOVERY_NOTICES")
-        workloads = {w.value for w in Workload}
-        if notices.casefold() == "all":
-            recovery = frozenset(workloads)
-        elif notices.casefold() == "none":
-            recovery = frozenset()
+
+def with_readme_table(readme: str) -> str:
+    """``readme`` with the table under ``## Settings`` replaced by ``readme_table()``; the rest left as it is."""
+    section = readme.find("\n## Settings\n")
+    start = readme.find(_README_HEAD, section)
+    following = readme.find("\n## ", section + 1)
+    if section < 0 or start < 0 or 0 <= following < start:
+        raise ValueError(f"README has no table under '## Settings' starting {_README_HEAD.splitlines()[0]!r}")
+    end = start + len(_README_HEAD)
+    while readme.startswith("|", end):
+        end = readme.find("\n", end) + 1 or len(readme)
+    return readme[:start] + readme_table() + readme[end:]
+
+
+def local_sample() -> str:
+    """local.settings.sample.json: the host settings, then each setting's local value (its default unless stated)."""
+    values = HOST_SETTINGS | {s.name: s.local for s in SETTINGS}
+    return json.dumps({"IsEncrypted": False, "Values": values}, indent=2) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m backup_events.settings [--check] [--root DIR]``: rewrite README.md's table and the local sample."""
+    cli = argparse.ArgumentParser(prog="python -m backup_events.settings", description=main.__doc__)
+    cli.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
+    cli.add_argument("--root", type=Path, default=ROOT, help="the checkout holding README.md (default: this one)")
+    args = cli.parse_args(argv)
+    readme, sample = args.root / "README.md", args.root / "local.settings.sample.json"
+    try:
+        wanted = {readme: with_readme_table(readme.read_text(encoding="utf-8")), sample: local_sample()}
+    except (OSError, ValueError) as exc:
+        print(f"settings: {exc}", file=sys.stderr)
+        return 2
+    stale = [path for path, text in wanted.items() if not path.is_file() or path.read_text(encoding="utf-8") != text]
+    for path in stale:
+        if args.check:
+            print(f"{path.name} is out of date: run python -m backup_events.settings", file=sys.stderr)
         else:
-            named = {n.strip() for n in notices.split(",") if n.strip()}
-            if unknown := sorted(named - workloads):
-                self.bad("BACKUP_RECOVERY_NOTICES", f"unknown workload(s) {unknown}; known: {', '.join(sorted(workloads))}")
-            recovery = frozenset(named & workloads)
-        operations, unknown_kinds = parse_kinds(self.raw("BACKUP_TELL_OPERATIONS"))
-        if unknown_kinds or not operations:
-            kinds = ", ".join(k.value for k in OperationKind)
-            self.bad(
-                "BACKUP_TELL_OPERATIONS",
-                f"unknown operation {unknown_kinds[0]!r}; known: all, {kinds}" if unknown_kinds else "names none",
-            )
-        return {
-            "tell_operations": operations or frozenset(OperationKind),
-            "reminder_hours": tuple(int(h) for h in hours),
-            "recovery_workloads": recovery,
-            "digest_threshold": self.whole_number("BACKUP_DIGEST_THRESHOLD", 1, 10_000),
-            "emails_per_run": self.whole_number("BACKUP_EMAILS_PER_RUN", 1, 10_000),
-            "retention_days": self.whole_number("BACKUP_RETENTION_DAYS", 1, 3650),
-            "vault_concurrency": self.whole_number("BACKUP_VAULT_CONCURRENCY", 1, 32),
-            "missed_grace_hours": None
-            if self.raw("BACKUP_MISSED_BACKUP_GRACE_HOURS").casefold() == "off"
-            else self.whole_number("BACKUP_MISSED_BACKUP_GRACE_HOURS", 0, 720),
-        }
+            path.write_text(wanted[path], encoding="utf-8")
+            print(f"rewrote {path.name}")
+    return 1 if args.check and stale else 0
 
-    def _cloud(self) -> dict[str, object]:
-        cloud = self.raw("BACKUP_CLOUD")
-        if cloud in CLOUDS:
-            endpoint, scope, portal = CLOUDS[cloud]
-        elif cloud.startswith("https://"):
-            endpoint = cloud.rstrip("/")
-            scope, portal = f"{endpoint}/.default", CLOUDS["AzureCloud"][2]
-        else:
-            self.bad("BACKUP_CLOUD", f"must be one of {', '.join(CLOUDS)} or an https:// Resource Manager URL")
-            endpoint, scope, portal = CLOUDS["AzureCloud"]
-        return {"arm_endpoint": endpoint, "arm_scope": scope, "portal_url": portal}
 
-    def _table(self) -> dict[str, object]:
-        endpoint = self.check("BACKUP_TABLE_ENDPOINT", lambda v: not v or v.startswith("https://"), "must be an https:// URL")
-        connection = self.raw("BACKUP_TABLE_CONNECTION_STRING")
-        if not endpoint and not connection:
-            self.bad("BACKUP_TABLE_ENDPOINT", "set it (or BACKUP_TABLE_CONNECTION_STRING for Azurite)")
-        name = self.check(
-            "BACKUP_TABLE_NAME", lambda v: bool(_TABLE_NAME.match(v)), "must be 3-63 letters and digits, starting with a letter"
-        )
-        return {"table_endpoint": endpoint, "table_connection_string": connection, "table_name": name}
-
-    def _mail(self) -> dict[str, object]:
-        mailer = self.choice("BACKUP_MAILER", ("acs", "outbox"))
-        outbox = self.raw("BACKUP_OUTBOX_DIR")
-        endpoint = self.check("BACKUP_ACS_ENDPOINT", lambda v: not v or v.startswith("https://"), "must be an https:// URL")
-        connection = self.raw("BACKUP_ACS_CONNECTION_STRING")
-        if connection and not re.search(r"endpoint=https?://[^;]+;.*accesskey=", connection, re.IGNORECASE):
-            self.problems.append(
-                "BACKUP_ACS_CONNECTION_STRING: is not an ACS connection string; "
-                "a valid value looks like 'endpoint=https://<resource>.communication.azure.com/;accesskey=<key>'"
-            )
-        if mailer == "acs" and not endpoint and not connection:
-            self.bad("BACKUP_ACS_ENDPOINT", "set it when BACKUP_MAILER is acs")
-        sender = self.raw("BACKUP_MAIL_SENDER")
-        if mailer == "acs" and not _is_address(sender):
-            self.bad("BACKUP_MAIL_SENDER", "must be one email address" if sender else "is missing")
-        recipients = _split(self.raw("BACKUP_MAIL_RECIPIENTS"))
-        if not recipients:
-            self.bad("BACKUP_MAIL_RECIPIENTS", "is missing")
-        elif bad := [r for r in recipients if not _is_address(r)]:
-            self.bad("BACKUP_MAIL_RECIPIENTS", f"{len(bad)} entr(y/ies) are not email addresses")
-        elif len(recipients) > 50:
-            self.bad("BACKUP_MAIL_RECIPIENTS", "ACS takes at most 50 recipients per email")
-        routes, route_problems = parse_routes(self.raw("BACKUP_ROUTES"))
-        for problem in route_problems:
-            self.bad("BACKUP_ROUTES", problem)
-        route_tag = self.check(
-            "BACKUP_ROUTE_TAG", lambda v: not v or re.fullmatch(r"[^<>%&\\?/]{1,512}", v) is not None, "must be a tag name"
-        )
-        return {
-            "routes": routes,
-            "route_tag": route_tag,
-            "mailer": mailer,
-            "outbox_dir": Path(outbox),
-            "acs_endpoint": endpoint,
-            "acs_connection_string": connection,
-            "mail_sender": sender or "backup-events@localhost.invalid",
-            "mail_recipients": recipients,
-        }
+if __name__ == "__main__":
+    sys.exit(main())

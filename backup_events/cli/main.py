@@ -22,7 +22,7 @@ from typing import Any, TypedDict
 from backup_events.app.service import RunReport
 from backup_events.domain import decide, remediation
 from backup_events.domain.model import EmailMessage
-from backup_events.errors import BackupEventsError, ConfigurationError, MalformedInputError
+from backup_events.errors import BackupEventsError, CatalogError, ConfigurationError, MalformedInputError
 from backup_events.mail import render
 from backup_events.wire.jobs import normalise_job
 
@@ -300,23 +300,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; errors we expect print one clear line (no traceback) and exit 2."""
+    """Run one command; errors we expect print one clear line (no traceback) and exit 2 (1 for a bad catalog)."""
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.run(args)
         return code
-    except (BackupEventsError, remediation.CatalogError) as exc:
+    except BackupEventsError as exc:  # settings, catalog, Azurite not installed, ...: see backup_events.errors
         label = "configuration" if isinstance(exc, ConfigurationError) else args.command
         print(f"{label}: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, remediation.CatalogError) else 2
-    except Exception as exc:
-        from backup_events.dev.local_azurite import AzuriteUnavailable  # noqa: PLC0415
-
-        if isinstance(exc, AzuriteUnavailable):
-            print(f"{args.command}: {exc}", file=sys.stderr)
-            return 2
-        raise
+        return 1 if isinstance(exc, CatalogError) else 2
 
 
 if __name__ == "__main__":

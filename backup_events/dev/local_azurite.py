@@ -15,14 +15,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from backup_events.errors import AzuriteUnavailable  # raised here; re-exported for callers
+
 # The emulator's public, documented development key (not a secret).
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-class AzuriteUnavailable(RuntimeError):
-    """Azurite is not installed or did not start; the message says what to do."""
 
 
 def connection_string(port: int) -> str:

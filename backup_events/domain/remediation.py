@@ -17,20 +17,13 @@ from importlib import resources
 from typing import Any
 
 from backup_events.domain.model import Diagnosis, JobError, Phase, Remediation, Severity, Workload
+from backup_events.errors import CatalogError
 
 REQUIRED_FIELDS = ("key", "title", "cause", "steps", "docs", "phase", "severity", "workloads")
 _WORKLOADS = {w.value for w in Workload} - {Workload.UNKNOWN.value}
 _MESSAGE_ID = re.compile(r"\bID:?\s*(\d{3,9})\b", re.IGNORECASE)
 _WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9]{7,}\b")
 _PREFIX = re.compile(r"^\W*(?:error|erreur|fehler|fout|errore|エラー|错误|오류)\s*(?:\(\w+\))?\s*[:：]\s*", re.IGNORECASE)
-
-
-class CatalogError(ValueError):
-    """The catalog data breaks a rule; each problem names its entry."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("catalog check failed:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def normalise_message(message: str) -> str:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from backup_events import settings as settings_module
 from backup_events.errors import ConfigurationError
-from backup_events.settings import NAMES, Settings
+from backup_events.settings import NAMES, SETTINGS, Settings, local_sample, readme_table, with_readme_table
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "AzureWebJobsFeatureFlags"}
+HOST_SETTINGS = ("FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "AzureWebJobsFeatureFlags")
 VAULT = "/subscriptions/3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rsv"
 
 AZURE = {
@@ -128,9 +130,50 @@ def test_repr_keeps_connection_strings_and_recipients_out_of_logs() -> None:
     assert "c2VjcmV0" not in shown and "oncall@contoso.com" not in shown
 
 
-def test_local_settings_sample_lists_exactly_the_settings_the_code_reads() -> None:
-    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
-    assert set(sample) - HOST_SETTINGS == set(NAMES)
+def test_every_settings_field_is_one_row_of_the_table_in_order() -> None:
+    assert [f.name for f in dataclasses.fields(Settings)] == [row.field for row in SETTINGS]
+    assert tuple(row.name for row in SETTINGS) == NAMES
+    assert len(set(NAMES)) == len(NAMES)
+    assert all(row.description and row.example for row in SETTINGS)
+    assert all(name.startswith(("BACKUP_", "AZURE_")) for name in NAMES)
+
+
+def test_settings_is_frozen() -> None:
+    settings = Settings.from_environ(AZURE)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.mailer = "outbox"  # type: ignore[misc]
+
+
+def test_every_default_is_valid_as_it_stands() -> None:
+    # AZURE sets only what has no default; every other setting reads its table default without a problem.
+    settings = Settings.from_environ(AZURE)
+    assert (settings.reminder_hours, settings.missed_grace_hours, settings.emails_per_run) == ((24, 72), 6, 5)
+
+
+def test_local_settings_sample_is_what_the_table_generates() -> None:
+    text = (ROOT / "local.settings.sample.json").read_text(encoding="utf-8")
+    assert text == local_sample(), "local.settings.sample.json is stale: run python -m backup_events.settings"
+    values = json.loads(text)["Values"]
+    assert list(values) == [*HOST_SETTINGS, *NAMES]
+    assert values["BACKUP_JOBS_SOURCE"] == "sample" and values["BACKUP_MAILER"] == "outbox"
+
+
+def test_the_generator_rewrites_a_stale_readme_table_and_sample(tmp_path: Path) -> None:
+    readme = "# x\n\n## Settings\n\nIntro.\n\n| Setting | Default | Meaning |\n|---|---|---|\n| `OLD` | | gone |\n\n## Deploy\n"
+    (tmp_path / "README.md").write_text(readme, encoding="utf-8")
+    (tmp_path / "local.settings.sample.json").write_text("{}", encoding="utf-8")
+    assert settings_module.main(["--check", "--root", str(tmp_path)]) == 1
+    assert settings_module.main(["--root", str(tmp_path)]) == 0
+    rewritten = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert rewritten == "# x\n\n## Settings\n\nIntro.\n\n" + readme_table() + "\n## Deploy\n"
+    assert "`OLD`" not in rewritten and "| `BACKUP_JOBS_SOURCE` | `arm` |" in rewritten
+    assert (tmp_path / "local.settings.sample.json").read_text(encoding="utf-8") == local_sample()
+    assert settings_module.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_a_readme_without_a_settings_table_is_refused() -> None:
+    with pytest.raises(ValueError, match="no table under '## Settings'"):
+        with_readme_table("# x\n\n## Settings\n\nNo table here.\n\n## Deploy\n\n| Setting | Default | Meaning |\n|---|---|---|\n")
 
 
 def test_local_settings_sample_is_valid_as_it_stands() -> None:
