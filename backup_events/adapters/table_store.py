@@ -65,6 +65,7 @@ _INCIDENT_FIELDS = {
     "last_job": "lastJob",
     "operation": "operation",
     "route_to": "routeTo",
+    "facts": "facts",
     "mail": "mail",
 }
 _EMAIL_COLUMNS = ("openedEmail", "reminderState", "recoveryEmail", "remindersSent", "claimedAt", "emailedAt")

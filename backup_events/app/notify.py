@@ -8,9 +8,9 @@ without sending twice (the mailer is asked whether it already has the message).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
-from backup_events.app import recording
+from backup_events.app import facts, recording
 from backup_events.domain.incidents import (
     OPENED,
     RECOVERED,
@@ -33,29 +33,30 @@ log = logging.getLogger(__name__)
 _SEND_BATCH = 50  # claims held at once: settled within minutes, well inside the 15-minute lease
 
 
+class _Addressing(TypedDict):
+    key: str
+    sender: str
+    recipients: tuple[str, ...]
+
+
 def message_for(services: Services, incident: Incident, kind: str) -> EmailMessage:
-    """The email of one kind for one incident; the key changes with every reopening and reminder."""
+    """The email of one kind for one incident, rendered now; the key changes with every reopening and reminder."""
     key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
-    if kind == OPENED:
+    addressing = _Addressing(key=key, sender=services.sender, recipients=services.recipients_of(incident))
+    if kind != OPENED:
+        return render.render_incident(incident, kind, now=services.clock(), portal_url=services.portal_url, **addressing)
+    if not incident.facts:  # recorded before incidents kept facts: its email was rendered then
         subject, text, html = unpack_mail(incident.mail)
-        return EmailMessage(
-            key=key,
-            subject=subject,
-            text=text,
-            html=html,
-            sender=services.sender,
-            recipients=services.recipients_of(incident),
-            headers={"X-Backup-Events-Key": key},
+        return EmailMessage(subject=subject, text=text, html=html, headers={"X-Backup-Events-Key": key}, **addressing)
+    told = facts.loads(incident.facts)
+    if isinstance(told, facts.MissedFacts):
+        return render.render_missed(
+            told.item, told.interval, now=incident.opened_at, portal_url=services.portal_url, **addressing
         )
-    return render.render_incident(
-        incident,
-        kind,
-        key=key,
-        now=services.clock(),
-        sender=services.sender,
-        recipients=services.recipients_of(incident),
-        portal_url=services.portal_url,
-    )
+    if isinstance(told, facts.AlertFacts):
+        return render.render_alert(told.alert, portal_url=services.portal_url, **addressing)
+    diagnosis = services.catalog.diagnose(told.job.errors, extra_codes=told.extra_codes)
+    return render.render_failure(told.job, diagnosis, portal_url=services.portal_url, last_good=told.last_good, **addressing)
 
 
 def send(services: Services, message: EmailMessage, report: RunReport) -> bool:

@@ -16,19 +16,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from backup_events.app import recording
+from backup_events.app import facts, recording
 from backup_events.app.notify import notify
 from backup_events.domain import decide
 from backup_events.domain.exposure import MISSED_CODE, ProtectedItem, backup_interval, missed_backup, missed_key
 from backup_events.domain.identity import DATABASES, headline_code, incident_key, item_key
 from backup_events.domain.ids import parse_vault_id, same_resource
-from backup_events.domain.incidents import Incident, Policy, Recorded, pack_mail
+from backup_events.domain.incidents import Incident, Policy, Recorded
 from backup_events.domain.model import BackupJob, Workload
 from backup_events.domain.operations import OperationKind, is_ongoing
 from backup_events.domain.remediation import Catalog
 from backup_events.domain.routing import Route, recipients_for
 from backup_events.errors import MalformedInputError, RunFailedError, SourceError
-from backup_events.mail import render
 from backup_events.ports import IncidentStore, JobSource, Mailer
 from backup_events.wire.alerts import BackupAlert, error_code, job_from_alert, parse_alert
 from backup_events.wire.items import protected_item_of
@@ -163,15 +162,6 @@ def prepare_failure(
     # backup does not close it. It is born closed, owing only its first email.
     ongoing = is_ongoing(job.operation)
     key_of_incident = incident_key(job.vault_id, job.item_name, code, job="" if ongoing else job.job_name)
-    message = render.render_failure(
-        job,
-        diagnosis,
-        key=key_of_incident,
-        sender=services.sender,
-        recipients=services.recipients,
-        portal_url=services.portal_url,
-        last_good=protected.last_recovery_point if protected else None,
-    )
     incident = Incident(
         key=key_of_incident,
         vault_id=job.vault_id,
@@ -188,7 +178,7 @@ def prepare_failure(
         last_job=job.job_name,
         operation=job.operation,
         route_to=tag_route(services, protected, {} if tag_routes is None else tag_routes),
-        mail=pack_mail(message.subject, message.text, message.html),
+        facts=facts.dumps(facts.FailureFacts(job, protected.last_recovery_point if protected else None, extra_codes)),
     )
     return key, incident
 
@@ -374,16 +364,7 @@ def record_missed(services: Services, item: ProtectedItem, interval: timedelta, 
         operation="Backup",
         route_to=tag_route(services, item, {}),
     )
-    message = render.render_missed(
-        item,
-        interval,
-        key=incident.key,
-        now=now,
-        sender=services.sender,
-        recipients=services.recipients,
-        portal_url=services.portal_url,
-    )
-    incident = replace(incident, mail=pack_mail(message.subject, message.text, message.html))
+    incident = replace(incident, facts=facts.dumps(facts.MissedFacts(item, interval)))
     if recording.record_failure(services.incidents, job_key, incident) is Recorded.OPENED:
         report.missed += 1
         log.info("Missed backup: %s in %s has no recovery point since %s", item.item, vault_name, item.last_recovery_point)
@@ -473,9 +454,6 @@ def record_vault_alert(services: Services, alert: BackupAlert, report: RunReport
         return told
     fired = parse_time(alert.fired, "data.essentials.firedDateTime") or services.clock()
     key = incident_key(alert.vault_id, alert.vault_name, f"alert:{alert.rule}", job=alert.alert_id)
-    message = render.render_alert(
-        alert, key=key, sender=services.sender, recipients=services.recipients_for(alert.vault_id), portal_url=services.portal_url
-    )
     incident = Incident(
         key=key,
         vault_id=alert.vault_id,
@@ -491,7 +469,7 @@ def record_vault_alert(services: Services, alert: BackupAlert, report: RunReport
         closed_at=fired,
         last_job=alert.short_id,
         operation="Security alert" if alert.is_security else "Alert",
-        mail=pack_mail(message.subject, message.text, message.html),
+        facts=facts.dumps(facts.AlertFacts(alert)),
     )
     count(report, recording.record_failure(services.incidents, job_key, incident), incident)
     return key

@@ -53,7 +53,8 @@ class Incident:
     last_job: str = ""
     operation: str = ""
     route_to: str = ""  # addresses from the affected resource's routing tag, when it has one
-    mail: bytes = b""  # the opening email, packed (see ``pack_mail``)
+    facts: str = ""  # what its first email is written from, when it is sent (``app.facts``)
+    mail: bytes = b""  # incidents recorded before facts were kept: the first email, rendered then (``pack_mail``)
 
     @property
     def is_open(self) -> bool:
