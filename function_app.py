@@ -16,9 +16,9 @@ app = func.FunctionApp()
 def poll_backup_jobs(timer: func.TimerRequest) -> None:
     """Every few minutes: record every watched vault's failed jobs into incidents and send what is owed."""
     from backup_events import bootstrap
-    from backup_events.app import service
+    from backup_events.app import poll
 
-    service.on_timer(bootstrap.services(), past_due=timer.past_due)
+    poll.on_timer(bootstrap.services(), past_due=timer.past_due)
 
 
 @app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
@@ -38,12 +38,12 @@ def on_backup_alert(event: func.EventGridEvent) -> None:
     The annotation must be one type; the host hands a ``func.CloudEvent`` when the topic speaks CloudEvents 1.0.
     """
     from backup_events import bootstrap
-    from backup_events.app import service
+    from backup_events.app import alert_path, services
 
     event_type = event.type if isinstance(event, func.CloudEvent) else event.event_type
     try:
         data = event.get_json()
     except ValueError:
         data = None  # not JSON: the service rejects it with the reason, and the event is acknowledged
-    outcome = service.handle_alert_event(bootstrap.services(), service.EventEnvelope(id=event.id, type=event_type, data=data))
+    outcome = alert_path.handle_alert_event(bootstrap.services(), services.EventEnvelope(id=event.id, type=event_type, data=data))
     logging.getLogger(__name__).info("Event %s: %s", event.id, outcome)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from backup_events.app.service import Services
+from backup_events.app.services import Services
 from backup_events.domain import remediation
 from backup_events.domain.incidents import Policy
 from backup_events.ports import IncidentStore, JobSource, Mailer, Publisher

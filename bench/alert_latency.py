@@ -3,7 +3,7 @@
 For each of N distinct alerts (each about a different failed job of a different item, so each owes an email):
 
 1. ``relay.relay_alert`` with an ``EventGridPublisher`` publishing to the Event Grid topic stand-in (HTTPS);
-2. the CloudEvent the topic accepted is handed to ``service.handle_alert_event`` (what the Event Grid trigger does),
+2. the CloudEvent the topic accepted is handed to ``alert_path.handle_alert_event`` (what the Event Grid trigger does),
    which reads the job's details from the ARM stand-in (HTTPS), records it in Azurite and writes the email to the
    outbox.
 
@@ -32,7 +32,7 @@ from typing import Any
 from backup_events import bootstrap
 from backup_events.adapters.arm_jobs import RecoveryServicesJobSource
 from backup_events.adapters.eventgrid_publisher import EventGridPublisher
-from backup_events.app import relay, service
+from backup_events.app import alert_path, relay
 from backup_events.dev import local_azurite
 from backup_events.settings import Settings
 from bench.throughput import (
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             relayed = time.perf_counter()
             assert answer.status == 202, answer
             event = topic.events[-1]
-            outcome = service.handle_alert_event(services, service.EventEnvelope(event["id"], event["type"], event["data"]))
+            outcome = alert_path.handle_alert_event(services, services.EventEnvelope(event["id"], event["type"], event["data"]))
             assert outcome == "told", outcome
             return relayed - started, time.perf_counter() - relayed
 

@@ -4,8 +4,8 @@ Everything runs in this process except Azurite (started here, in memory). Measur
 
 * floor: the SDK work no poll can avoid, over the same stand-in: ``RecoveryServicesJobSource.vault_ids()``,
   ``jobs()`` of every vault and ``job_details()`` of every failed job, vaults one after another as
-  ``service.poll_jobs`` reads them;
-* first poll: ``service.poll_jobs`` on fresh services (every job new: recorded, rendered, claimed, written);
+  ``poll.poll_jobs`` reads them;
+* first poll: ``poll.poll_jobs`` on fresh services (every job new: recorded, rendered, claimed, written);
 * second poll, 15 minutes later: everything already told;
 * peak RSS of this process (``ru_maxrss``) and of the Azurite child (``VmHWM``).
 
@@ -50,7 +50,7 @@ from azure.core.credentials import AccessToken
 
 from backup_events import bootstrap
 from backup_events.adapters.arm_jobs import RecoveryServicesJobSource
-from backup_events.app import service
+from backup_events.app import poll
 from backup_events.dev import local_azurite
 from backup_events.domain import remediation
 from backup_events.settings import NAMES, Settings
@@ -421,7 +421,7 @@ def _source(arm: Any, vault_ids: list[str]) -> RecoveryServicesJobSource:
 def floor(source: Any, since: datetime, until: datetime, concurrency: int) -> tuple[float, int]:
     """Seconds for the bare SDK listing and details GETs of every failed job; how many jobs.
 
-    Vaults are read by a pool of ``concurrency`` threads, as ``service.poll_jobs`` reads them.
+    Vaults are read by a pool of ``concurrency`` threads, as ``poll.poll_jobs`` reads them.
     """
 
     def one_vault(vid: str) -> int:
@@ -480,7 +480,7 @@ def run(vaults: int, jobs_per_vault: int) -> dict[str, Any]:
 
         arm.busy = 0.0
         started = time.perf_counter()
-        service.poll_jobs(services)
+        poll.poll_jobs(services)
         first_s = time.perf_counter() - started
         first_stand_in_s = arm.busy
         rss["after_poll_1"] = rss_now_mb()
@@ -489,7 +489,7 @@ def run(vaults: int, jobs_per_vault: int) -> dict[str, Any]:
         clock_now[0] = NOW + timedelta(minutes=15)
         arm.busy = 0.0
         started = time.perf_counter()
-        service.poll_jobs(services)
+        poll.poll_jobs(services)
         second_s = time.perf_counter() - started
         second_stand_in_s = arm.busy
         rss["after_poll_2"] = rss_now_mb()

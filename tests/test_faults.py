@@ -38,8 +38,9 @@ from backup_events.adapters.acs_mailer import AcsMailer
 from backup_events.adapters.arm_jobs import RecoveryServicesJobSource
 from backup_events.adapters.eventgrid_publisher import EventGridPublisher
 from backup_events.adapters.outbox_mailer import OutboxMailer
-from backup_events.app import relay, service
-from backup_events.app.service import Services
+from backup_events.app import alert_path, relay
+from backup_events.app.poll import on_timer, poll_jobs
+from backup_events.app.services import EventEnvelope, Services
 from backup_events.dev import local_azurite
 from backup_events.domain.model import EmailMessage
 from backup_events.errors import RunFailedError
@@ -223,7 +224,7 @@ def load_jobs(arm: ArmStandIn, jobs: list[dict[str, Any]]) -> list[str]:
 def poll(services: Services, clock: Clock) -> None:
     """One Timer run, 15 minutes after the last."""
     clock.advance(minutes=POLL_EVERY)
-    service.poll_jobs(services)
+    poll_jobs(services)
 
 
 def settle(run: Callable[[], None], delivered: Callable[[], list[Delivered]], items: list[str], *, most: int) -> int:
@@ -318,7 +319,7 @@ def test_429_storms_with_retry_after(arm: FaultyArm, env: Env) -> None:
     services = env.build(source=source, mailer=mailer)
 
     with pytest.raises(RunFailedError, match=vault_name(2, "q")):  # the Timer invocation fails loudly
-        service.on_timer(services, past_due=False)
+        on_timer(services, past_due=False)
     first_lost, _ = outcome(items, mailer.accepted)
     assert sorted(first_lost) == sorted(skipped)  # exactly the skipped vaults' items wait for the next run
     polls = 1 + settle(lambda: poll(services, env.clock), lambda: mailer.accepted, items, most=3)
@@ -464,7 +465,7 @@ def test_azurite_stopped_mid_run_and_restarted(arm: FaultyArm, acs: AcsEmailStan
         source = source_on(arm, [vault_id(v, "s") for v in range(2)])
         env.clock.advance(minutes=POLL_EVERY)
         with pytest.raises(AzureError):  # the ledger went away mid-run: the run fails loudly
-            service.poll_jobs(env.build(source=source, mailer=StopAzuriteAfter(), connection=connection))
+            poll_jobs(env.build(source=source, mailer=StopAzuriteAfter(), connection=connection))
         sent_in_run_1 = len(acs_delivered(acs))  # emails claimed already may still go out before the run notices
         assert stop_after <= sent_in_run_1 <= len(items)
     finally:
@@ -512,7 +513,7 @@ def test_four_instances_over_the_same_vaults(arm: FaultyArm, acs: AcsEmailStandI
             services = env.build(source=source, mailer=mailer)
             barrier.wait(timeout=30)
             for _ in range(2):
-                service.poll_jobs(services)
+                poll_jobs(services)
         except BaseException as exc:  # reported below, on the test's thread
             errors.append(exc)
         finally:
@@ -555,7 +556,7 @@ def test_every_event_grid_event_delivered_three_times(
     alerted = list(range(0, len(jobs), 3)) + list(range(1, len(jobs), 3))  # two jobs in three also raise an alert
     for index in alerted:
         assert relay.relay_alert(publisher, json.dumps(alert_for(jobs[index], items[index])).encode()).status == 202
-    events = [service.EventEnvelope(e["id"], e["type"], e["data"]) for e in topic.events]
+    events = [EventEnvelope(e["id"], e["type"], e["data"]) for e in topic.events]
     deliveries = events * 3
     random.Random(7).shuffle(deliveries)
     mailer = acs_mailer(acs)
@@ -563,9 +564,9 @@ def test_every_event_grid_event_delivered_three_times(
     services = env.build(source=source, mailer=mailer)
 
     env.clock.advance(minutes=1)
-    outcomes = [service.handle_alert_event(services, event) for event in deliveries[: len(deliveries) // 2]]
+    outcomes = [alert_path.handle_alert_event(services, event) for event in deliveries[: len(deliveries) // 2]]
     poll(services, env.clock)  # the Timer runs while redeliveries are still arriving
-    outcomes += [service.handle_alert_event(services, event) for event in deliveries[len(deliveries) // 2 :]]
+    outcomes += [alert_path.handle_alert_event(services, event) for event in deliveries[len(deliveries) // 2 :]]
     poll(services, env.clock)
     source.close()
     mailer.close()
@@ -651,7 +652,7 @@ def test_malformed_events_are_rejected_and_hostile_names_escaped(arm: FaultyArm,
         hostile_job_id("<img src=x onerror=alert(1)>"),
     ]
     rejected = [
-        service.handle_alert_event(services, service.EventEnvelope(f"bad-{n}", "t", data)) for n, data in enumerate(bad_events)
+        alert_path.handle_alert_event(services, EventEnvelope(f"bad-{n}", "t", data)) for n, data in enumerate(bad_events)
     ]
     assert all(r.startswith("rejected: ") and len(r) > len("rejected: ") for r in rejected), rejected
     assert mailer.accepted == []
@@ -659,7 +660,7 @@ def test_malformed_events_are_rejected_and_hostile_names_escaped(arm: FaultyArm,
     # Mixed in: valid alerts about jobs whose item names are hostile, then the Timer.
     for index in (0, 2, 5):
         assert relay.relay_alert(publisher, json.dumps(alert_for(jobs[index], items[index])).encode()).status == 202
-    told = [service.handle_alert_event(services, service.EventEnvelope(e["id"], e["type"], e["data"])) for e in topic.events]
+    told = [alert_path.handle_alert_event(services, EventEnvelope(e["id"], e["type"], e["data"])) for e in topic.events]
     assert told == ["told"] * 3
     polls = settle(lambda: poll(services, env.clock), lambda: mailer.accepted, items, most=2)
     source.close()

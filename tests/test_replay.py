@@ -11,7 +11,7 @@ import pytest
 
 from backup_events import bootstrap
 from backup_events.__main__ import main
-from backup_events.app import service
+from backup_events.app import poll
 from backup_events.cli.replay import replay
 from backup_events.settings import Settings
 from tests.recorded import RECORDED
@@ -85,9 +85,9 @@ def test_files_source_lets_a_normal_poll_tell_an_exported_estate(azurite: str, t
             "BACKUP_DIGEST_THRESHOLD": "10",
         }
     )
-    first = service.poll_jobs(bootstrap.build(settings))
+    first = poll.poll_jobs(bootstrap.build(settings))
     assert (first.failures, first.opened, first.repeats) == (4, 3, 1)
-    assert service.poll_jobs(bootstrap.build(settings)).emails_sent == 0
+    assert poll.poll_jobs(bootstrap.build(settings)).emails_sent == 0
 
 
 def test_files_source_names_a_missing_file_in_the_settings_error(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ without sending twice (the mailer is asked whether it already has the message).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
 from backup_events.app import facts, recording
@@ -26,7 +27,7 @@ from backup_events.errors import DeliveryError
 from backup_events.mail import render
 
 if TYPE_CHECKING:
-    from backup_events.app.service import RunReport, Services
+    from backup_events.app.services import RunReport, Services
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,19 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
     return render.render_failure(told.job, diagnosis, portal_url=services.portal_url, last_good=told.last_good, **addressing)
 
 
-def send(services: Services, message: EmailMessage, report: RunReport) -> bool:
+@dataclass
+class MailBudget:
+    """How many emails this run may still send, and whether the mail service told us to stop for now."""
+
+    left: int
+    paused: bool = False
+
+    @property
+    def spent(self) -> bool:
+        return self.paused or self.left <= 0
+
+
+def send(services: Services, message: EmailMessage, report: RunReport, budget: MailBudget) -> bool:
     """Hand one email to the mailer; a failure is reported and, when throttled, pauses mail for this run."""
     try:
         delivery_id = services.mailer.send(message)
@@ -68,21 +81,21 @@ def send(services: Services, message: EmailMessage, report: RunReport) -> bool:
         if exc.retry_after is not None:
             # The mail service is throttling us (ACS: 5/min, 10/h on Azure-managed domains):
             # more sends now would only fail; the rest waits for the next run.
-            report.mail_paused = True
+            budget.paused = True
         return False
     log.info("Sent %s as %s", message.subject, delivery_id)
     report.emails_sent += 1
     return True
 
 
-def send_many(services: Services, wanted: list[tuple[Incident, str]], report: RunReport) -> None:
+def send_many(services: Services, wanted: list[tuple[Incident, str]], report: RunReport, budget: MailBudget) -> None:
     """Claim a batch of owed emails, send each, then settle them all: two storage round trips a batch."""
     outcomes: list[tuple[Incident, str, bool]] = []
     claims = recording.claim_emails(services.incidents, wanted, services.clock())
     for (incident, kind), claimed in zip(wanted, claims, strict=True):
         if claimed is None:
             continue  # another instance is sending it
-        if report.mail_paused:
+        if budget.paused:
             outcomes.append((claimed, kind, False))
             report.deferred += 1
             continue
@@ -92,14 +105,16 @@ def send_many(services: Services, wanted: list[tuple[Incident, str]], report: Ru
             log.warning("Email %r was sent by an instance that stopped before recording it", message.subject)
             outcomes.append((claimed, kind, True))
             continue
-        ok = send(services, message, report)
+        ok = send(services, message, report, budget)
         outcomes.append((claimed, kind, ok))
         report.reminders_sent += ok and kind == REMINDER
         report.recovery_emails += ok and kind == RECOVERED
     recording.settle_emails(services.incidents, outcomes)
 
 
-def send_digest(services: Services, incidents: list[Incident], recipients: tuple[str, ...], report: RunReport) -> None:
+def send_digest(
+    services: Services, incidents: list[Incident], recipients: tuple[str, ...], report: RunReport, budget: MailBudget
+) -> None:
     """A storm of new incidents becomes one email listing every one of them."""
     wanted = [(i, OPENED) for i in incidents]
     claimed = [c for c in recording.claim_emails(services.incidents, wanted, services.clock()) if c is not None]
@@ -109,7 +124,7 @@ def send_digest(services: Services, incidents: list[Incident], recipients: tuple
     message = render.render_digest(
         claimed, key=key, sender=services.sender, recipients=recipients, portal_url=services.portal_url
     )
-    ok = send(services, message, report)
+    ok = send(services, message, report, budget)
     recording.settle_emails(services.incidents, [(incident, OPENED, ok) for incident in claimed])
     report.digests += ok
 
@@ -128,17 +143,16 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
         if kind == OPENED:
             by_recipients.setdefault(services.recipients_of(incident), []).append(incident)
     singles = [(i, k) for i, k in due if k != OPENED]
-    budget = policy.emails_per_run
+    budget = MailBudget(policy.emails_per_run)
     for recipients, opened in by_recipients.items():
         if len(opened) <= policy.digest_threshold:
             singles = [(i, OPENED) for i in opened] + singles
-        elif budget > 0 and not report.mail_paused:
-            send_digest(services, opened, recipients, report)
-            budget -= 1
+        elif not budget.spent:
+            send_digest(services, opened, recipients, report, budget)
+            budget.left -= 1
         else:
             report.deferred += len(opened)
-    if report.mail_paused:
-        budget = 0
-    chosen, report.deferred = singles[: max(budget, 0)], report.deferred + max(len(singles) - max(budget, 0), 0)
+    allowed = 0 if budget.spent else budget.left
+    chosen, report.deferred = singles[:allowed], report.deferred + len(singles) - len(singles[:allowed])
     for start in range(0, len(chosen), _SEND_BATCH):
-        send_many(services, chosen[start : start + _SEND_BATCH], report)
+        send_many(services, chosen[start : start + _SEND_BATCH], report, budget)

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
-from backup_events.app.service import RunReport
+from backup_events.app.services import RunReport
 from backup_events.domain import decide, remediation
 from backup_events.domain.model import EmailMessage
 from backup_events.errors import BackupEventsError, CatalogError, ConfigurationError, MalformedInputError
@@ -207,10 +207,10 @@ def _local_settings(path: Path | None) -> Mapping[str, str]:
 
 def run_poll(args: argparse.Namespace) -> int:
     from backup_events import bootstrap  # noqa: PLC0415
-    from backup_events.app import service  # noqa: PLC0415
+    from backup_events.app import poll  # noqa: PLC0415
     from backup_events.settings import Settings  # noqa: PLC0415
 
-    report = service.poll_jobs(bootstrap.build(Settings.from_environ(_local_settings(args.settings))))
+    report = poll.poll_jobs(bootstrap.build(Settings.from_environ(_local_settings(args.settings))))
     print_report(report, "backup-events poll")
     return 0 if not (report.problems or report.vaults_skipped) else 1
 

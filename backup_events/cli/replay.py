@@ -16,8 +16,8 @@ from pathlib import Path
 from backup_events import bootstrap
 from backup_events.adapters.file_jobs import FileJobSource
 from backup_events.adapters.memory_store import MemoryIncidentStore
-from backup_events.app import service
-from backup_events.app.service import RunReport
+from backup_events.app import poll
+from backup_events.app.services import RunReport
 from backup_events.settings import Settings
 
 _MOST_DRAINING_POLLS = 1000
@@ -87,7 +87,7 @@ def replay(files: list[Path], outbox: Path, *, interval: timedelta = timedelta(m
             continue
         done.add(at)
         now["t"] = at
-        report = service.poll_jobs(services)
+        report = poll.poll_jobs(services)
         result.report.add(report)
         result.polls += 1
         if report.deferred and len(draining) < _MOST_DRAINING_POLLS:  # held back by the budget: sent next poll

@@ -17,8 +17,8 @@ from typing import Any
 
 from backup_events import bootstrap
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled
-from backup_events.app import service
-from backup_events.app.service import RunReport
+from backup_events.app import poll
+from backup_events.app.services import RunReport
 from backup_events.dev import local_azurite
 from backup_events.settings import Settings
 
@@ -52,7 +52,7 @@ def run(state: Path, outbox: Path, *, reset: bool = False) -> RunReport:
     """One poll of the sample world; the ledger survives in ``state`` for the next run."""
     _fresh(state, reset)
     with local_azurite.running(state / "azurite") as connection:
-        return service.poll_jobs(bootstrap.build(settings_for(connection, outbox), clock=lambda: DEMO_NOW))
+        return poll.poll_jobs(bootstrap.build(settings_for(connection, outbox), clock=lambda: DEMO_NOW))
 
 
 class _StorySource(SampleJobSource):
@@ -111,7 +111,7 @@ def story(state: Path, outbox: Path, *, show: Callable[[str, RunReport], None]) 
 
         def step(title: str, at: datetime) -> None:
             now["t"] = at
-            report = service.poll_jobs(services)
+            report = poll.poll_jobs(services)
             steps.append((title, report))
             show(title, report)
 

@@ -18,7 +18,8 @@ import function_app
 from backup_events.adapters.eventgrid_publisher import EventGridPublisher
 from backup_events.adapters.outbox_mailer import OutboxMailer
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
-from backup_events.app import relay, service
+from backup_events.app import alert_path, poll, relay
+from backup_events.app.services import EventEnvelope
 from backup_events.errors import RunFailedError
 from tests.conftest import Clock, load
 from tests.function_index import bindings
@@ -40,8 +41,8 @@ def alert_for(job: dict[str, Any], *, condition: str = "Fired", with_link: bool 
     return alert
 
 
-def envelope(data: Any, event_id: str = "evt-1") -> service.EventEnvelope:
-    return service.EventEnvelope(id=event_id, type="BackupEvents.AzureMonitorAlert.Fired", data=data)
+def envelope(data: Any, event_id: str = "evt-1") -> EventEnvelope:
+    return EventEnvelope(id=event_id, type="BackupEvents.AzureMonitorAlert.Fired", data=data)
 
 
 class StaticToken:
@@ -56,29 +57,29 @@ class StaticToken:
 
 def test_alert_then_timer_gives_one_email(table: Any, tmp_path: Path, clock: Clock) -> None:
     svc = services(table, tmp_path, clock)
-    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "told"
-    report = service.poll_jobs(svc)
+    assert alert_path.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "told"
+    report = poll.poll_jobs(svc)
     assert report.emails_sent == report.failures - 1
     assert len([m for m in emails_in(tmp_path) if "vm-app-02" in m["Subject"]]) == 1
 
 
 def test_timer_then_alert_gives_one_email(table: Any, tmp_path: Path, clock: Clock) -> None:
     svc = services(table, tmp_path, clock)
-    service.poll_jobs(svc)
+    poll.poll_jobs(svc)
     before = len(emails_in(tmp_path))
-    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "no email: told already"
+    assert alert_path.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "no email: told already"
     assert len(emails_in(tmp_path)) == before
 
 
 def test_redelivered_event_sends_no_second_email(table: Any, tmp_path: Path, clock: Clock) -> None:
     svc = services(table, tmp_path, clock)
     for _ in range(3):
-        service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB)))
+        alert_path.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB)))
     assert len(emails_in(tmp_path)) == 1
 
 
 def test_alerted_job_is_enriched_from_the_jobs_api(table: Any, tmp_path: Path, clock: Clock) -> None:
-    service.handle_alert_event(services(table, tmp_path, clock), envelope(alert_for(SAMPLE_VM_JOB)))
+    alert_path.handle_alert_event(services(table, tmp_path, clock), envelope(alert_for(SAMPLE_VM_JOB)))
     (message,) = emails_in(tmp_path)
     text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert message["Subject"] == "[Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"
@@ -88,7 +89,7 @@ def test_alerted_job_is_enriched_from_the_jobs_api(table: Any, tmp_path: Path, c
 
 def test_without_the_jobs_api_the_email_is_built_from_the_alert_alone(table: Any, tmp_path: Path, clock: Clock) -> None:
     svc = services(table, tmp_path, clock, source=SampleJobSource([]))
-    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB, with_link=False))) == "told"
+    assert alert_path.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB, with_link=False))) == "told"
     (message,) = emails_in(tmp_path)
     text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     # The code came only from the lower-cased tail of originAlertId, and is spelled as the catalog spells it.
@@ -99,7 +100,7 @@ def test_without_the_jobs_api_the_email_is_built_from_the_alert_alone(table: Any
 
 
 def test_resolved_alert_sends_nothing(table: Any, tmp_path: Path, clock: Clock) -> None:
-    outcome = service.handle_alert_event(
+    outcome = alert_path.handle_alert_event(
         services(table, tmp_path, clock), envelope(alert_for(SAMPLE_VM_JOB, condition="Resolved"))
     )
     assert outcome.startswith("no email")
@@ -109,7 +110,7 @@ def test_resolved_alert_sends_nothing(table: Any, tmp_path: Path, clock: Clock) 
 def test_security_alert_gets_its_own_email_once(table: Any, tmp_path: Path, clock: Clock) -> None:
     svc = services(table, tmp_path, clock)
     for _ in range(2):
-        service.handle_alert_event(svc, envelope(load("alert-security-soft-delete-disabled.json")))
+        alert_path.handle_alert_event(svc, envelope(load("alert-security-soft-delete-disabled.json")))
     (message,) = emails_in(tmp_path)
     assert message["Subject"] == "[Backup security alert] rsv-prod-01: Soft Delete Disabled"
 
@@ -121,7 +122,7 @@ def test_security_alert_gets_its_own_email_once(table: Any, tmp_path: Path, cloc
 def test_malformed_event_is_acknowledged_with_the_reason_and_sends_nothing(
     table: Any, tmp_path: Path, clock: Clock, data: Any
 ) -> None:
-    outcome = service.handle_alert_event(services(table, tmp_path, clock), envelope(data))
+    outcome = alert_path.handle_alert_event(services(table, tmp_path, clock), envelope(data))
     assert outcome.startswith("rejected: ")
     assert emails_in(tmp_path) == []
 
@@ -130,15 +131,15 @@ def test_failed_send_raises_for_redelivery_and_the_redelivery_sends_once(table: 
     flaky = FlakyMailer(OutboxMailer(tmp_path, clock=clock), failures=1)
     svc = services(table, tmp_path, clock, mailer=flaky)
     with pytest.raises(RunFailedError):
-        service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB)))
-    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "told"
-    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "no email: told already"
+        alert_path.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB)))
+    assert alert_path.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "told"
+    assert alert_path.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "no email: told already"
     assert len(emails_in(tmp_path)) == 1
 
 
 def test_an_unreachable_vault_still_gets_its_alert_told(table: Any, tmp_path: Path, clock: Clock) -> None:
     svc = services(table, tmp_path, clock, source=BrokenVaultSource("rsv-prod-weu"))
-    assert service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "told"
+    assert alert_path.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "told"
 
 
 def test_relay_publishes_the_alert_and_the_trigger_tells_it(table: Any, tmp_path: Path, clock: Clock) -> None:
@@ -150,7 +151,7 @@ def test_relay_publishes_the_alert_and_the_trigger_tells_it(table: Any, tmp_path
         (event,) = topic.events
     assert event["type"] == "BackupEvents.AzureMonitorAlert.Fired"
     assert event["subject"] == SAMPLE_VM_JOB["name"]
-    service.handle_alert_event(services(table, tmp_path, clock), service.EventEnvelope(event["id"], event["type"], event["data"]))
+    alert_path.handle_alert_event(services(table, tmp_path, clock), EventEnvelope(event["id"], event["type"], event["data"]))
     assert len(emails_in(tmp_path)) == 1
 
 
@@ -243,8 +244,8 @@ def test_malformed_cloud_event_is_acknowledged(app_settings: Path) -> None:
 
 def test_three_redeliveries_and_the_timer_give_exactly_one_email_for_the_job(table: Any, tmp_path: Path, clock: Clock) -> None:
     svc = services(table, tmp_path, clock)
-    outcomes = [service.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) for _ in range(3)]
-    report = service.poll_jobs(svc)
+    outcomes = [alert_path.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) for _ in range(3)]
+    report = poll.poll_jobs(svc)
     assert outcomes == ["told", "no email: told already", "no email: told already"]
     assert report.duplicates == 1
     assert len([m for m in emails_in(tmp_path) if "vm-app-02" in m["Subject"]]) == 1

@@ -10,7 +10,7 @@ from typing import Any
 
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled, bundled_jobs
 from backup_events.adapters.table_store import TableIncidentStore
-from backup_events.app.service import poll_jobs
+from backup_events.app.poll import poll_jobs
 from backup_events.domain.identity import incident_key
 from backup_events.domain.incidents import Policy
 from tests.conftest import Clock
@@ -259,7 +259,7 @@ def test_an_email_sent_by_an_instance_that_died_before_recording_it_is_not_sent_
 
     from backup_events.app.notify import message_for, notify
     from backup_events.app.recording import claim_emails
-    from backup_events.app.service import RunReport
+    from backup_events.app.services import RunReport
     from backup_events.domain.incidents import owing_query
 
     clock.now = START + timedelta(hours=1)

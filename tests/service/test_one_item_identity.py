@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from backup_events.adapters.sample_jobs import SampleJobSource
-from backup_events.app import service
+from backup_events.app import alert_path, poll
+from backup_events.app.services import EventEnvelope
 from backup_events.domain.identity import incident_key
 from backup_events.errors import SourceError
 from tests import recorded
@@ -91,11 +92,9 @@ def run(path: str, table: Any, outbox: Path, clock: Clock) -> str:
     source = AlertVault(jobs_api_down=path == "alert, jobs API down")
     svc = dataclasses.replace(services(table, outbox, clock, source=source), route_tag="backup-alerts-to")
     if path == "timer":
-        service.poll_jobs(svc)
+        poll.poll_jobs(svc)
     else:
-        assert (
-            service.handle_alert_event(svc, service.EventEnvelope("e1", "BackupEvents.AzureMonitorAlert.Fired", ALERT)) == "told"
-        )
+        assert alert_path.handle_alert_event(svc, EventEnvelope("e1", "BackupEvents.AzureMonitorAlert.Fired", ALERT)) == "told"
     (message,) = emails_in(outbox)
     return (
         " ".join(str(message["Subject"]).split())

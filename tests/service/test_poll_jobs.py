@@ -15,7 +15,8 @@ import pytest
 from backup_events.adapters.outbox_mailer import OutboxMailer
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
 from backup_events.adapters.table_store import TableIncidentStore
-from backup_events.app.service import Services, on_timer, poll_jobs
+from backup_events.app.poll import on_timer, poll_jobs
+from backup_events.app.services import Services
 from backup_events.domain import remediation
 from backup_events.domain.incidents import Policy
 from backup_events.domain.model import EmailMessage

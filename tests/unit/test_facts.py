@@ -65,7 +65,7 @@ def test_an_incident_recorded_by_the_previous_release_sends_the_email_it_kept(tm
     from backup_events.adapters.sample_jobs import SampleJobSource
     from backup_events.app.notify import notify
     from backup_events.app.recording import record_failure
-    from backup_events.app.service import RunReport, Services
+    from backup_events.app.services import RunReport, Services
     from backup_events.domain import remediation
     from backup_events.domain.incidents import pack_mail
     from tests.builders import make_incident

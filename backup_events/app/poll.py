@@ -1,0 +1,84 @@
+"""The Timer's use case: every watched vault read, its failures recorded, recoveries and missed backups found, and
+the emails owed sent once the whole run is known (so the digest and the budget see all of it)."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from backup_events.app import recording
+from backup_events.app.missed import check_missed
+from backup_events.app.notify import notify
+from backup_events.app.record import count, handle_job, protected_items
+from backup_events.app.recover import close_recovered, open_by_item, recover_from_items
+from backup_events.app.services import RunReport, Services
+from backup_events.domain.incidents import Incident
+from backup_events.errors import RunFailedError, SourceError
+
+log = logging.getLogger(__name__)
+
+_EXPIRE_PER_RUN = 500
+
+
+def poll_vault(services: Services, vault_id: str, since: datetime, until: datetime) -> RunReport:
+    """Record one vault's failures, close its recovered incidents, spot missed backups; skip it if unreadable."""
+    report = RunReport(vaults=1)
+    try:
+        jobs = list(services.source.jobs(vault_id, since=since, until=until))
+        items = protected_items(services, vault_id) if jobs or services.missed_grace is not None else {}
+        recorded = services.incidents.recorded_jobs(vault_id) if jobs else set()
+        pending: list[tuple[str, Incident]] = []
+        tag_routes: dict[str, str] = {}
+        for raw in jobs:
+            try:
+                if prepared := handle_job(services, raw, report, items=items, recorded=recorded, tag_routes=tag_routes):
+                    pending.append(prepared)
+            except Exception as exc:  # one bad job never stops the run; it is retried next run
+                log.exception("Job %s could not be handled", raw.get("id"))
+                report.problems.append(f"job {raw.get('id')}: {type(exc).__name__}: {exc}")
+        try:
+            for (_, incident), outcome in zip(pending, recording.record_failures(services.incidents, pending), strict=True):
+                count(report, outcome, incident)
+        except Exception as exc:  # the ledger failed: what was not recorded is seen again, and recorded, next run
+            log.exception("Jobs of vault %s could not be recorded", vault_id)
+            report.problems.append(f"recording the jobs of vault {vault_id} stopped part-way: {type(exc).__name__}: {exc}")
+        by_item = open_by_item(services, vault_id)  # after recording: this run's failures may have opened some
+        close_recovered(services, vault_id, since, until, report, by_item=by_item)
+        if items:
+            recover_from_items(services, items, report, by_item=by_item)
+            check_missed(services, vault_id, items, until, report, by_item=by_item)
+    except SourceError as exc:
+        report.vaults_skipped += 1
+        report.problems.append(f"vault {vault_id} skipped this run: {exc}")
+        log.error("Vault %s skipped this run: %s", vault_id, exc)
+    return report
+
+
+def poll_jobs(services: Services, *, past_due: bool = False) -> RunReport:
+    """One run over every vault: record each failed job, close recovered incidents, send what is owed.
+
+    Vaults are read concurrently by a bounded pool (they may sit in many subscriptions and regions);
+    emails are sent afterwards, in one place, so the digest and the budget see the whole run.
+    """
+    if past_due:
+        log.warning("Timer is past due: this run's window still overlaps the missed ones")
+    until = services.clock()
+    since = until - services.lookback
+    vault_ids = services.source.vault_ids()
+    report = RunReport()
+    with ThreadPoolExecutor(max_workers=max(1, min(services.vault_concurrency, len(vault_ids)))) as pool:
+        for vault_report in pool.map(lambda vault_id: poll_vault(services, vault_id, since, until), vault_ids):
+            report.add(vault_report)
+    notify(services, report)
+    report.expired = services.incidents.expire(until - services.retention, limit=_EXPIRE_PER_RUN)
+    return report
+
+
+def on_timer(services: Services, *, past_due: bool) -> RunReport:
+    """The Timer's work: poll, log the summary, and fail the invocation when anything went wrong."""
+    report = poll_jobs(services, past_due=past_due)
+    log.info("Poll finished: %s", ", ".join(f"{name.strip()} {count}" for name, count in report.rows()))
+    if report.vaults_skipped or report.problems:
+        raise RunFailedError("; ".join(report.problems))
+    return report

@@ -1,0 +1,65 @@
+"""Recovery: a good backup, or a newer recovery point, closes the open incidents it recovers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from backup_events.app import recording
+from backup_events.app.services import SUCCESS_STATUSES, RunReport, Services
+from backup_events.domain.exposure import ProtectedItem
+from backup_events.domain.identity import item_key
+from backup_events.domain.incidents import Incident
+from backup_events.errors import MalformedInputError
+from backup_events.wire.jobs import normalise_job
+
+log = logging.getLogger(__name__)
+
+
+def open_by_item(services: Services, vault_id: str) -> dict[str, list[Incident]]:
+    """The vault's open incidents by item key, read once per run and kept current as incidents close."""
+    by_item: dict[str, list[Incident]] = {}
+    for incident in services.incidents.open_incidents(vault_id):
+        by_item.setdefault(item_key(incident.vault_id, incident.item), []).append(incident)
+    return by_item
+
+
+def close_item(services: Services, by_item: dict[str, list[Incident]], key: str, *, at: datetime, operation: str | None) -> int:
+    """A good backup of one item closes the open incidents it recovers; how many it closed."""
+    closed = recording.close_recovered(
+        services.incidents, by_item.get(key, []), at=at, operation=operation, policy=services.policy
+    )
+    done = {i.key for i in closed}
+    by_item[key] = [i for i in by_item.get(key, []) if i.key not in done]
+    for incident in closed:
+        log.info("Incident closed: %s on %s recovered", incident.code, incident.item)
+    return len(closed)
+
+
+def close_recovered(
+    services: Services, vault_id: str, since: datetime, until: datetime, report: RunReport, *, by_item: dict[str, list[Incident]]
+) -> None:
+    """Good backups of items with open incidents close them (only vaults with open incidents are read)."""
+    if not any(by_item.values()):
+        return
+    for raw in services.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES):
+        try:
+            job = normalise_job(raw)
+        except MalformedInputError:
+            continue
+        key = item_key(job.vault_id, job.item_name)
+        if by_item.get(key) and job.operation.casefold().startswith("backup"):
+            report.recovered += close_item(services, by_item, key, at=job.end or job.start or until, operation=job.operation)
+
+
+# --- the triggers' work ---------------------------------------------------------------------------------
+
+
+def recover_from_items(
+    services: Services, items: Mapping[str, ProtectedItem], report: RunReport, *, by_item: dict[str, list[Incident]]
+) -> None:
+    """A protected item's newer recovery point closes its open incidents (those it recovers)."""
+    for key, item in items.items():
+        if by_item.get(key) and item.last_recovery_point is not None:
+            report.recovered += close_item(services, by_item, key, at=item.last_recovery_point, operation=None)

@@ -1,0 +1,109 @@
+"""What every use case is handed: the ports and settings of a run (``Services``), and what a run reports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from backup_events.domain.incidents import Incident, Policy
+from backup_events.domain.operations import OperationKind
+from backup_events.domain.remediation import Catalog
+from backup_events.domain.routing import Route, recipients_for
+from backup_events.ports import IncidentStore, JobSource, Mailer
+
+log = logging.getLogger(__name__)
+
+SUCCESS_STATUSES = ("Completed", "CompletedWithWarnings")
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a run needs, built once by ``bootstrap``."""
+
+    source: JobSource
+    incidents: IncidentStore
+    mailer: Mailer
+    catalog: Catalog
+    clock: Callable[[], datetime]
+    sender: str
+    recipients: tuple[str, ...]
+    portal_url: str
+    lookback: timedelta
+    policy: Policy = Policy()
+    retention: timedelta = timedelta(days=30)
+    vault_concurrency: int = 4
+    routes: tuple[Route, ...] = ()
+    missed_grace: timedelta | None = timedelta(hours=6)
+    route_tag: str = ""
+    tell_operations: frozenset[OperationKind] = frozenset(OperationKind)
+
+    def recipients_for(self, vault_id: str) -> tuple[str, ...]:
+        """Who hears about this vault."""
+        return recipients_for(vault_id, self.routes, self.recipients)
+
+    def recipients_of(self, incident: Incident) -> tuple[str, ...]:
+        """Who hears about this incident: the affected resource's routing tag, else the vault's routes."""
+        return tuple(incident.route_to.split(",")) if incident.route_to else self.recipients_for(incident.vault_id)
+
+
+@dataclass
+class RunReport:
+    """What one poll saw and did; the CLI prints it, tests assert on it."""
+
+    vaults: int = 0
+    vaults_skipped: int = 0
+    jobs_seen: int = 0
+    failures: int = 0
+    opened: int = 0
+    repeats: int = 0
+    duplicates: int = 0
+    recovered: int = 0
+    missed: int = 0
+    emails_sent: int = 0
+    reminders_sent: int = 0
+    recovery_emails: int = 0
+    digests: int = 0
+    deferred: int = 0
+    expired: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, other: RunReport) -> None:
+        """Fold another report (one vault's) into this one."""
+        for name, value in other.__dict__.items():
+            if isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+        self.problems.extend(other.problems)
+
+    def rows(self) -> list[tuple[str, int]]:
+        """The summary table, in reading order."""
+        return [
+            ("vaults read", self.vaults - self.vaults_skipped),
+            ("vaults skipped", self.vaults_skipped),
+            ("jobs seen", self.jobs_seen),
+            ("failures", self.failures),
+            ("new incidents", self.opened),
+            ("repeats (counted)", self.repeats),
+            ("duplicates skipped", self.duplicates),
+            ("recovered", self.recovered),
+            ("missed backups", self.missed),
+            ("emails written", self.emails_sent),
+            ("  of which reminders", self.reminders_sent),
+            ("  of which recovered", self.recovery_emails),
+            ("  of which digests", self.digests),
+            ("left for next run", self.deferred),
+        ]
+
+
+# --- recording failures --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventEnvelope:
+    """An Event Grid delivery as the service sees it, whichever schema it came in (no azure.functions types)."""
+
+    id: str
+    type: str
+    data: Any
