@@ -1,0 +1,33 @@
+"""What a backup failure email always tells: the data at risk, i.e. the item's last good recovery point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backup_events.app.alert_path import handle_alert_event
+from backup_events.app.poll import poll_jobs
+from tests.app.conftest import BuildServices
+from tests.app.parts import VM_JOB, VM_SUBJECT, delivery, emails_in, html_of, job_alert, text_of
+
+VM_LAST_GOOD = "2026-11-23 16:12 UTC, 28 h 13 min before this failure"  # vm-app-02's last recovery point
+
+
+def test_every_backup_failure_email_says_when_the_last_good_recovery_point_was(build: BuildServices, outbox: Path) -> None:
+    poll_jobs(build())
+    backup_failures = [m for m in emails_in(outbox) if str(m["Subject"]).startswith("[Backup failed]")]
+    assert len(backup_failures) == 9  # every failed backup in the samples
+    for message in backup_failures:
+        assert "Last good  : " in text_of(message), message["Subject"]
+        assert "Last good recovery point" in html_of(message), message["Subject"]
+    vm = next(m for m in backup_failures if m["Subject"] == VM_SUBJECT)
+    assert f"Last good  : {VM_LAST_GOOD}" in text_of(vm)
+    assert VM_LAST_GOOD in html_of(vm)
+
+
+def test_a_backup_failure_told_from_an_alert_says_when_the_last_good_recovery_point_was(
+    build: BuildServices, outbox: Path
+) -> None:
+    assert handle_alert_event(build(), delivery(job_alert(VM_JOB))) == "told"
+    (message,) = emails_in(outbox)
+    assert f"Last good  : {VM_LAST_GOOD}" in text_of(message)
+    assert VM_LAST_GOOD in html_of(message)

@@ -1,0 +1,48 @@
+"""Reminders: ``BACKUP_REMINDER_HOURS`` must increase; an open incident is reminded at exactly those hours."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from backup_events.adapters.sample_jobs import SampleJobSource
+from backup_events.app.poll import poll_jobs
+from backup_events.domain.incidents import Policy
+from backup_events.errors import ConfigurationError
+from tests.app.conftest import BuildServices
+from tests.app.parts import VM_CODE, emails_in, failed_vm_job, settings
+from tests.conftest import Clock
+
+
+def test_reminder_hours_that_do_not_increase_are_refused_naming_the_setting() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        settings(BACKUP_REMINDER_HOURS="72,24")
+    assert [p for p in refused.value.problems if p.startswith("BACKUP_REMINDER_HOURS:")]
+
+
+def test_increasing_reminder_hours_are_taken_as_given() -> None:
+    assert settings(BACKUP_REMINDER_HOURS="24,72").reminder_hours == (24, 72)
+
+
+def test_an_open_incident_is_reminded_at_exactly_24_and_72_hours_and_not_before(
+    build: BuildServices, outbox: Path, clock: Clock
+) -> None:
+    policy = Policy(reminder_hours=settings(BACKUP_REMINDER_HOURS="24,72").reminder_hours)
+    opened = clock()
+    source = SampleJobSource([failed_vm_job(1, "vm-stuck", opened)])  # fails, and is still failing
+
+    def reminders_at(hours: float) -> int:
+        clock.now = opened + timedelta(hours=hours)
+        return poll_jobs(build(source=source, policy=policy)).reminders_sent
+
+    assert reminders_at(0) == 0  # the opening email goes out now
+    one_minute = 1 / 60
+    runs = [24 - one_minute, 24, 24.25, 72 - one_minute, 72, 72.25, 96, 200]
+    assert [reminders_at(h) for h in runs] == [0, 1, 0, 0, 1, 0, 0, 0]
+    reminders = sorted(str(m["Subject"]) for m in emails_in(outbox) if "still failing" in str(m["Subject"]))
+    assert reminders == [
+        f"[Backup still failing] vm-stuck: {VM_CODE} (24 h 00 min, 1 failure)",
+        f"[Backup still failing] vm-stuck: {VM_CODE} (3 d 0 h, 1 failure)",
+    ]
