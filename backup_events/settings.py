@@ -264,10 +264,9 @@ def _tell_operations(value: _Value) -> frozenset[OperationKind]:
 
 def _reminder_hours(value: _Value) -> tuple[int, ...]:
     hours = _split(value.text)
-    if not all(h.isdigit() and 0 < int(h) <= 8760 for h in hours) or [int(h) for h in hours] != sorted(
-        int(h) for h in hours if h.isdigit()
-    ):
-        value.bad("must be increasing whole hours, comma-separated (or empty for no reminders)")
+    numbers = [int(h) for h in hours if h.isdigit()]
+    if len(numbers) != len(hours) or not all(0 < n <= 8760 for n in numbers) or numbers != sorted(set(numbers)):
+        value.bad("must be strictly increasing whole hours, comma-separated (or empty for no reminders)")
         return ()
     return tuple(int(h) for h in hours)
 

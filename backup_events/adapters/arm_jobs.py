@@ -34,22 +34,13 @@ from azure.mgmt.recoveryservices import RecoveryServicesClient
 from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
 
 from backup_events.adapters.retries import retry_settings
-from backup_events.errors import ConfigurationError, SourceError
+from backup_events.domain import ids
+from backup_events.errors import ConfigurationError, MalformedInputError, SourceError
 from backup_events.ports import JobJson
 
 log = logging.getLogger(__name__)
 
 KNOWN_STATUSES = frozenset({"Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling"})
-_VAULT_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.recoveryservices"
-    r"/vaults/(?P<vault>[^/]+)/?$",
-    re.IGNORECASE,
-)
-_JOB_ID = re.compile(
-    r"^(?P<vault_id>/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
-    r"/providers/microsoft\.recoveryservices/vaults/(?P<vault>[^/]+))/backupjobs/(?P<job>[^/]+)/?$",
-    re.IGNORECASE,
-)
 _TAGS_API_VERSION = "2021-04-01"
 _DEADLINE_OPTION = "backup_events_retry_deadline"
 """Per-call keyword carrying a ``time.monotonic()`` deadline to ``_BudgetedRetryPolicy`` (popped there, so it never
@@ -76,19 +67,27 @@ def job_filter(status: str, since: datetime, until: datetime) -> str:
 
 
 def parse_vault_id(vault_id: str) -> tuple[str, str, str]:
-    """(subscription, resource group, vault name) of a vault id; ``/Subscriptions/`` or any casing."""
-    match = _VAULT_ID.match(vault_id.strip())
-    if not match:
-        raise ValueError(f"not a Recovery Services vault id: {vault_id!r}")
-    return match["sub"], match["rg"], match["vault"]
+    """(subscription, resource group, vault name) of a vault id, as the SDK's calls take them."""
+    parts = ids.parse_vault_id(vault_id)
+    if parts["job_name"]:
+        raise MalformedInputError(f"not a Recovery Services vault id: {vault_id!r}", field="id")
+    return parts["subscription_id"], parts["resource_group"], parts["vault_name"]
 
 
 def parse_job_id(job_id: str) -> tuple[str, str, str, str, str]:
-    """(vault id, subscription, resource group, vault name, job name) of a backup job id, case-insensitively."""
-    match = _JOB_ID.match(job_id.strip())
-    if not match:
-        raise ValueError(f"not a Recovery Services backup job id: {job_id!r}")
-    return match["vault_id"], match["sub"], match["rg"], match["vault"], match["job"]
+    """(vault id, subscription, resource group, vault name, job name) of a backup job id, as the SDK's calls take them."""
+    parts = ids.parse_vault_id(job_id)
+    if not parts["job_name"]:
+        raise MalformedInputError(f"not a Recovery Services backup job id: {job_id!r}", field="id")
+    return parts["vault_id"], parts["subscription_id"], parts["resource_group"], parts["vault_name"], parts["job_name"]
+
+
+def _is_vault_id(value: str) -> bool:
+    try:
+        parse_vault_id(value)
+    except MalformedInputError:
+        return False
+    return True
 
 
 def describe_error(exc: AzureError) -> str:
@@ -167,7 +166,7 @@ class RecoveryServicesJobSource:
         problems = [
             f"vault id {v!r} is not /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.RecoveryServices/vaults/<name>"
             for v in vault_ids
-            if not _VAULT_ID.match(v.strip())
+            if not _is_vault_id(v)
         ]
         problems += [
             f"status {s!r} is not one of {', '.join(sorted(KNOWN_STATUSES))}" for s in statuses if s not in KNOWN_STATUSES
@@ -278,7 +277,7 @@ class RecoveryServicesJobSource:
             raise ValueError(f"until ({until}) is before since ({since})")
         try:
             subscription, group, vault = parse_vault_id(vault_id)
-        except ValueError as exc:
+        except MalformedInputError as exc:
             raise SourceError(str(exc)) from None
         client = self._client(subscription)
         deadline = self._deadline()  # one budget for every status and page of this vault
@@ -298,7 +297,7 @@ class RecoveryServicesJobSource:
         """The job with ``extendedInfo`` (``JobDetails_Get``), as a wire dict. Raises ``SourceError``."""
         try:
             vault_id, subscription, group, vault, name = parse_job_id(job_id)
-        except ValueError as exc:
+        except MalformedInputError as exc:
             raise SourceError(str(exc)) from None
         try:
             job = self._client(subscription).job_details.get(vault, group, name, **self._deadline())
@@ -310,7 +309,7 @@ class RecoveryServicesJobSource:
         """The vault's protected items as wire dicts (``lastRecoveryPoint``, ``policyName``, …), every page."""
         try:
             subscription, group, vault = parse_vault_id(vault_id)
-        except ValueError as exc:
+        except MalformedInputError as exc:
             raise SourceError(str(exc)) from None
         try:
             pager = self._client(subscription).backup_protected_items.list(vault, group, **self._deadline())
@@ -343,7 +342,7 @@ class RecoveryServicesJobSource:
         """One backup policy of the vault, as a wire dict."""
         try:
             subscription, group, vault = parse_vault_id(vault_id)
-        except ValueError as exc:
+        except MalformedInputError as exc:
             raise SourceError(str(exc)) from None
         try:
             policy = self._client(subscription).protection_policies.get(vault, group, name, **self._deadline())

@@ -16,9 +16,10 @@ from tests.app.parts import VM_CODE, emails_in, failed_vm_job, settings
 from tests.conftest import Clock
 
 
-def test_reminder_hours_that_do_not_increase_are_refused_naming_the_setting() -> None:
+@pytest.mark.parametrize("hours", ["72,24", "24,24", "0,24", "24,x"])
+def test_reminder_hours_that_do_not_strictly_increase_are_refused_naming_the_setting(hours: str) -> None:
     with pytest.raises(ConfigurationError) as refused:
-        settings(BACKUP_REMINDER_HOURS="72,24")
+        settings(BACKUP_REMINDER_HOURS=hours)
     assert [p for p in refused.value.problems if p.startswith("BACKUP_REMINDER_HOURS:")]
 
 
