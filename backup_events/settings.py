@@ -54,6 +54,7 @@ _VAULT_ID = re.compile(
     r"^/subscriptions/[0-9a-f-]{36}/resourcegroups/[^/]+/providers/microsoft\.recoveryservices/vaults/[^/]+$",
     re.IGNORECASE,
 )
+_AUDIENCE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|[0-9a-fA-F-]{36}")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _NCRONTAB = re.compile(r"^\S+( \S+){4,5}$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
@@ -464,6 +465,19 @@ class Settings:
         example="https://egt-backup.westeurope-1.eventgrid.azure.net/api/events",
         parse=_https_url,
         doc="Event Grid custom topic the alert relay publishes to (managed identity); empty turns the relay off.",
+    )
+    relay_audience: str = setting(
+        name="BACKUP_RELAY_AUDIENCE",
+        example="api://backup-events-relay",
+        parse=_checked(lambda v: not v or bool(_AUDIENCE.fullmatch(v)), "must be an Application ID URI or an app id GUID"),
+        doc="The relay's app registration (Application ID URI or app id): the audience of the action group's Entra "
+        "token; empty refuses every call.",
+    )
+    relay_tenant_id: str = setting(
+        name="BACKUP_RELAY_TENANT_ID",
+        example="00000000-0000-0000-0000-000000000000",
+        parse=_checked(lambda v: not v or bool(_GUID.match(v)), "must be a tenant id GUID or empty"),
+        doc="The Entra tenant that issues the action group's token to the relay.",
     )
     client_id: str = setting(
         name="AZURE_CLIENT_ID",
