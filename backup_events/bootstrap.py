@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from backup_events import logs
 from backup_events.app.services import Services
 from backup_events.domain import remediation
 from backup_events.domain.incidents import Policy
@@ -104,6 +105,7 @@ def build(
     store_override: IncidentStore | None = None,
 ) -> Services:
     """Every service for ``settings``; the overrides replace the configured parts (demo, replay, tests)."""
+    logs.install()
     logging.getLogger("azure").setLevel(logging.WARNING)
     credential_factory = functools.cache(functools.partial(credential, settings))
     store = store_override or incident_store(settings, credential_factory, clock)

@@ -48,7 +48,7 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
         return render.render_incident(incident, kind, now=services.clock(), portal_url=services.portal_url, **addressing)
     if not incident.facts:  # recorded before incidents kept facts: its email was rendered then
         subject, text, html = unpack_mail(incident.mail)
-        return EmailMessage(subject=subject, text=text, html=html, headers={"X-Backup-Events-Key": key}, **addressing)
+        return EmailMessage(subject=render.one_line(subject), text=text, html=html, headers=render.headers_for(key), **addressing)
     told = facts.loads(incident.facts)
     if isinstance(told, facts.MissedFacts):
         return render.render_missed(

@@ -7,6 +7,7 @@ or an event is inert there.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -147,8 +148,22 @@ def _code_spans(text: str) -> Any:
 
 def subject_of(facts: Facts) -> str:
     """``[Backup failed] vm-sql-01 / salesdb: UserErrorParentFullBackupMissing`` — what failed, item first, one line."""
-    subject = f"[{facts.label}] {facts.job.item_name}: {facts.code}"
-    return " ".join(subject.split())[:250]
+    return one_line(f"[{facts.label}] {facts.job.item_name}: {facts.code}")
+
+
+# Bidirectional and other invisible format controls (Unicode category Cf): an item name carrying U+202E would read
+# backwards in a mail client's subject list, and a subject is a header, so no control of any kind may reach it.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(subject: str) -> str:
+    """A subject as a header takes it: one line, no control or bidi characters, at most 250 characters."""
+    return " ".join(_INVISIBLE.sub(" ", subject).split())[:250]
+
+
+def headers_for(key: str) -> dict[str, str]:
+    """Our one header: a hash of the message key (the key holds input-derived ids; a header never does)."""
+    return {"X-Backup-Events-Key": hashlib.sha256(key.encode()).hexdigest()[:32]}
 
 
 def render_failure(
@@ -171,7 +186,7 @@ def render_failure(
         html=environment.get_template("failure.html.j2").render(f=facts),
         sender=sender,
         recipients=recipients,
-        headers={"X-Backup-Events-Key": key},
+        headers=headers_for(key),
     )
 
 
@@ -180,7 +195,7 @@ def render_alert(alert: BackupAlert, *, key: str, sender: str, recipients: tuple
     environment = _environment()
     context = {"a": alert, "portal_url": f"{portal_url}/#@/resource{alert.vault_id}"}
     label = "Backup security alert" if alert.is_security else "Backup alert"
-    subject = " ".join(f"[{label}] {alert.vault_name}: {alert.rule}".split())[:250]
+    subject = one_line(f"[{label}] {alert.vault_name}: {alert.rule}")
     return EmailMessage(
         key=key,
         subject=subject,
@@ -188,7 +203,7 @@ def render_alert(alert: BackupAlert, *, key: str, sender: str, recipients: tuple
         html=environment.get_template("alert.html.j2").render(**context),
         sender=sender,
         recipients=recipients,
-        headers={"X-Backup-Events-Key": key},
+        headers=headers_for(key),
     )
 
 
@@ -198,12 +213,12 @@ def _addressed(
     environment = _environment()
     return EmailMessage(
         key=key,
-        subject=" ".join(subject.split())[:250],
+        subject=one_line(subject),
         text=environment.get_template(f"{template}.txt.j2").render(**context),
         html=environment.get_template(f"{template}.html.j2").render(**context),
         sender=sender,
         recipients=recipients,
-        headers={"X-Backup-Events-Key": key},
+        headers=headers_for(key),
     )
 
 

@@ -117,3 +117,26 @@ def test_backticked_names_in_catalog_text_become_code_after_escaping() -> None:
         'restart <code style="font-family:Consolas,Menlo,monospace;background:#f4f5f7;">RdAgent</code> now'
     )
     assert "<script>" not in str(_code_spans("`<script>alert(1)</script>`"))
+
+
+def test_bidi_and_control_characters_never_reach_a_subject() -> None:
+    raw = copy.deepcopy(load(VM))
+    raw["properties"]["entityFriendlyName"] = "vm-\u202egpj.exe\u202c\r\nBcc: x@evil.example\u200b-02"
+    subject = render(raw).subject
+    assert not re.search("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\r\n]", subject)
+    assert subject.startswith("[Backup failed] vm- gpj.exe Bcc: x@evil.example -02: ")
+
+
+def test_the_message_key_header_is_a_hash_never_input() -> None:
+    job = normalise_job(load(VM))
+    key = "/subscriptions/s/vaults/v\r\nX-Injected: 1|inc-1"  # keys hold ids taken from alerts
+    message = render_failure(
+        job,
+        remediation.load().diagnose(job.errors),
+        key=key,
+        sender="a@b.example",
+        recipients=("c@d.example",),
+        portal_url="https://p",
+    )
+    (value,) = message.headers.values()
+    assert re.fullmatch(r"[0-9a-f]{32}", value)
