@@ -124,6 +124,8 @@ def build(
         vault_concurrency=settings.vault_concurrency,
         routes=settings.routes,
         route_tag=settings.route_tag,
+        route_tag_domains=settings.route_tag_domains,
+        route_tag_replaces=settings.route_tag_mode == "replace",
         tell_operations=settings.tell_operations,
         missed_grace=None if settings.missed_grace_hours is None else timedelta(hours=settings.missed_grace_hours),
     )

@@ -166,6 +166,29 @@ def _whole(low: int, high: int, why: str = "") -> Callable[[_Value], int]:
     return parse
 
 
+def _retention_days(value: _Value) -> int:
+    days = _whole(1, 3650)(value)
+    lookback = value.other("BACKUP_LOOKBACK_HOURS")
+    if lookback.isdigit() and int(lookback) >= days * 24:
+        value.bad(
+            f"must be longer than BACKUP_LOOKBACK_HOURS ({lookback} h): a poll would find jobs whose rows expired "
+            "and tell them again"
+        )
+    return days
+
+
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def _route_tag_domains(value: _Value) -> tuple[str, ...]:
+    domains = tuple(d.casefold().lstrip("@") for d in _split(value.text))
+    if bad := [d for d in domains if not _DOMAIN.fullmatch(d)]:
+        value.bad(f"{bad[0]!r} is not a mail domain")
+    if value.other("BACKUP_ROUTE_TAG") and not domains:
+        value.bad("set it when BACKUP_ROUTE_TAG is set: a routing tag may only send to these domains")
+    return domains
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in re.split(r"[,;\s]+", value) if part.strip())
 
@@ -409,7 +432,20 @@ class Settings:
         example="backup-alerts-to",
         local="backup-alerts-to",
         parse=_checked(lambda v: not v or re.fullmatch(r"[^<>%&\\?/]{1,512}", v) is not None, "must be a tag name"),
-        doc="A tag on the affected VM or storage account whose addresses get its emails instead; empty to ignore tags.",
+        doc="A tag on the affected VM or storage account whose addresses also get its emails; empty to ignore tags.",
+    )
+    route_tag_domains: tuple[str, ...] = setting(
+        name="BACKUP_ROUTE_TAG_DOMAINS",
+        example="contoso.com,fabrikam.com",
+        local="example.com,contoso.com",
+        parse=_route_tag_domains,
+        doc="Mail domains a routing tag may send to (needed with BACKUP_ROUTE_TAG); addresses in other domains are ignored.",
+    )
+    route_tag_mode: str = setting(
+        name="BACKUP_ROUTE_TAG_MODE",
+        unset="add",
+        parse=_choice("add", "replace"),
+        doc="'add': a routing tag's addresses get the emails as well as the vault's recipients; 'replace': instead of them.",
     )
     tell_operations: frozenset[OperationKind] = setting(
         name="BACKUP_TELL_OPERATIONS",
@@ -457,7 +493,7 @@ class Settings:
     retention_days: int = setting(
         name="BACKUP_RETENTION_DAYS",
         unset="30",
-        parse=_whole(1, 3650),
+        parse=_retention_days,
         doc="Closed incidents and told jobs older than this are deleted.",
     )
     eventgrid_topic_endpoint: str = setting(

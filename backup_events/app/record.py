@@ -5,7 +5,6 @@ The email it deserves is not rendered here: the incident keeps the facts, and th
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -18,6 +17,7 @@ from backup_events.domain.identity import DATABASES, headline_code, incident_key
 from backup_events.domain.incidents import Incident, Recorded
 from backup_events.domain.model import BackupJob
 from backup_events.domain.operations import is_ongoing
+from backup_events.domain.routing import tag_addresses
 from backup_events.errors import MalformedInputError, SourceError
 from backup_events.wire.items import protected_item_of
 from backup_events.wire.jobs import normalise_job
@@ -110,7 +110,7 @@ def tag_route(services: Services, item: ProtectedItem | None, cache: dict[str, s
             log.warning("Tags of %s unreadable, routing by vault: %s", item.source_resource_id, exc)
             tags = {}
         value = next((v for k, v in tags.items() if k.casefold() == services.route_tag.casefold()), "")
-        cache[resource] = ",".join(a for a in re.split(r"[,;\s]+", value) if "@" in a)
+        cache[resource] = ",".join(tag_addresses(value, services.route_tag_domains))
     return cache[resource]
 
 

@@ -38,6 +38,8 @@ class Services:
     routes: tuple[Route, ...] = ()
     missed_grace: timedelta | None = timedelta(hours=6)
     route_tag: str = ""
+    route_tag_domains: tuple[str, ...] = ()
+    route_tag_replaces: bool = False
     tell_operations: frozenset[OperationKind] = frozenset(OperationKind)
 
     def recipients_for(self, vault_id: str) -> tuple[str, ...]:
@@ -45,8 +47,13 @@ class Services:
         return recipients_for(vault_id, self.routes, self.recipients)
 
     def recipients_of(self, incident: Incident) -> tuple[str, ...]:
-        """Who hears about this incident: the affected resource's routing tag, else the vault's routes."""
-        return tuple(incident.route_to.split(",")) if incident.route_to else self.recipients_for(incident.vault_id)
+        """Who hears about this incident: the vault's routes and the affected resource's routing tag (or the tag alone,
+        with ``BACKUP_ROUTE_TAG_MODE=replace``)."""
+        vault = self.recipients_for(incident.vault_id)
+        if not incident.route_to:
+            return vault
+        tagged = tuple(incident.route_to.split(","))
+        return tagged if self.route_tag_replaces else tuple(dict.fromkeys(vault + tagged))
 
 
 @dataclass

@@ -7,6 +7,7 @@ when none matches, ``BACKUP_MAIL_RECIPIENTS`` gets the email.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from backup_events.domain.ids import parse_vault_id
@@ -48,3 +49,21 @@ def recipients_for(vault_id: str, routes: tuple[Route, ...], default: tuple[str,
     """Everyone a matching rule names (in rule order, once each), or the default list."""
     routed = [address for route in routes if route.matches(vault_id) for address in route.recipients]
     return tuple(dict.fromkeys(routed)) or default
+
+
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?P<domain>[A-Za-z0-9.-]+)")
+
+
+def tag_addresses(value: str, domains: tuple[str, ...]) -> tuple[str, ...]:
+    """The addresses in a routing tag's value that may receive email: whole addresses in one of ``domains``.
+
+    Anyone who can tag a VM can write this value, so anything else in it (a stray word, an address elsewhere) is
+    ignored: a tag can add an on-call address of your own domains, never send your alerts outside them.
+    """
+    allowed = {d.casefold() for d in domains}
+    found = []
+    for token in re.split(r"[,;\s]+", value):
+        match = _ADDRESS.fullmatch(token.strip())
+        if match and match["domain"].casefold() in allowed and token.strip().casefold() not in found:
+            found.append(token.strip().casefold())
+    return tuple(found)

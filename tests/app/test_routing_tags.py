@@ -1,4 +1,5 @@
-"""The routing tag (``BACKUP_ROUTE_TAG``) on a VM names who hears about it; only the addresses in it count."""
+"""The routing tag (``BACKUP_ROUTE_TAG``) on a VM names who else hears about it: only whole addresses in the domains
+of ``BACKUP_ROUTE_TAG_DOMAINS`` count, and they are added to the vault's on-call unless the mode is ``replace``."""
 
 from __future__ import annotations
 
@@ -20,13 +21,34 @@ def tagged_vm(value: str) -> SampleJobSource:
     )
 
 
-def test_only_the_addresses_in_a_routing_tag_get_the_email(build: BuildServices, outbox: Path) -> None:
-    route_tag = settings(BACKUP_ROUTE_TAG="backup-alerts-to").route_tag
-    poll_jobs(build(source=tagged_vm("team@contoso.com; not-an-address"), route_tag=route_tag))
+TAGGING = {"BACKUP_ROUTE_TAG": "backup-alerts-to", "BACKUP_ROUTE_TAG_DOMAINS": "contoso.com"}
+
+
+def routed(build: BuildServices, value: str, **env: str) -> dict[str, object]:
+    config = settings(**{**TAGGING, **env})
+    return {
+        "source": tagged_vm(value),
+        "route_tag": config.route_tag,
+        "route_tag_domains": config.route_tag_domains,
+        "route_tag_replaces": config.route_tag_mode == "replace",
+    }
+
+
+def test_a_routing_tag_adds_its_addresses_to_the_vaults_on_call(build: BuildServices, outbox: Path) -> None:
+    poll_jobs(build(**routed(build, "team@contoso.com; not-an-address")))
+    assert sent_to(outbox)[VM_SUBJECT] == f"{ON_CALL}, team@contoso.com"
+
+
+def test_in_replace_mode_only_the_addresses_in_a_routing_tag_get_the_email(build: BuildServices, outbox: Path) -> None:
+    poll_jobs(build(**routed(build, "team@contoso.com; not-an-address", BACKUP_ROUTE_TAG_MODE="replace")))
     assert sent_to(outbox)[VM_SUBJECT] == "team@contoso.com"
 
 
+def test_a_routing_tag_cannot_send_outside_the_allowed_domains(build: BuildServices, outbox: Path) -> None:
+    poll_jobs(build(**routed(build, "attacker@evil.example, x@contoso.com.evil.example", BACKUP_ROUTE_TAG_MODE="replace")))
+    assert sent_to(outbox)[VM_SUBJECT] == ON_CALL
+
+
 def test_a_routing_tag_without_an_address_in_it_routes_by_the_vault(build: BuildServices, outbox: Path) -> None:
-    route_tag = settings(BACKUP_ROUTE_TAG="backup-alerts-to").route_tag
-    poll_jobs(build(source=tagged_vm("ask the app owner"), route_tag=route_tag))
+    poll_jobs(build(**routed(build, "ask the app owner")))
     assert sent_to(outbox)[VM_SUBJECT] == ON_CALL

@@ -56,8 +56,18 @@ def test_a_vault_whose_backup_policy_cannot_be_read_is_still_told(build: BuildSe
 
 
 def test_an_item_whose_resource_tags_cannot_be_read_is_told_to_its_vaults_recipients(build: BuildServices, outbox: Path) -> None:
-    config = settings(BACKUP_ROUTE_TAG="backup-alerts-to", BACKUP_ROUTES="vault:rsv-prod-weu=prod-team@contoso.com")
-    svc = build(source=TagsUnreadable(), route_tag=config.route_tag, routes=config.routes, missed_grace=MISSED_CHECKS_ON)
+    config = settings(
+        BACKUP_ROUTE_TAG="backup-alerts-to",
+        BACKUP_ROUTE_TAG_DOMAINS="contoso.com",
+        BACKUP_ROUTES="vault:rsv-prod-weu=prod-team@contoso.com",
+    )
+    svc = build(
+        source=TagsUnreadable(),
+        route_tag=config.route_tag,
+        route_tag_domains=config.route_tag_domains,
+        routes=config.routes,
+        missed_grace=MISSED_CHECKS_ON,
+    )
     report = on_timer(svc, past_due=False)
     assert (report.vaults_skipped, report.problems, report.emails_sent, report.missed) == (0, [], FAILED + 1, 1)
     to = sent_to(outbox)

@@ -295,7 +295,12 @@ def test_a_routing_tag_on_the_vm_sends_its_emails_to_the_addresses_in_it(table: 
         tags={vm: {"Backup-Alerts-To": "app-team@contoso.com; app-lead@contoso.com"}},
     )
     clock.now = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
-    poll_jobs(replace(services(table, tmp_path, clock, source=source), route_tag="backup-alerts-to"))
+    svc = replace(
+        services(table, tmp_path, clock, source=source), route_tag="backup-alerts-to", route_tag_domains=("contoso.com",)
+    )
+    poll_jobs(svc)
     to = {str(m["Subject"]): str(m["To"]) for m in emails_in(tmp_path)}
-    assert to["[Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"] == "app-team@contoso.com, app-lead@contoso.com"
+    assert to["[Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable"] == (
+        "oncall@example.com, app-team@contoso.com, app-lead@contoso.com"
+    )
     assert to["[Backup failed] vm-db-03: ExtensionSnapshotFailedNoNetwork"] == "oncall@example.com"

@@ -90,7 +90,9 @@ class AlertVault(SampleJobSource):
 
 def run(path: str, table: Any, outbox: Path, clock: Clock) -> str:
     source = AlertVault(jobs_api_down=path == "alert, jobs API down")
-    svc = dataclasses.replace(services(table, outbox, clock, source=source), route_tag="backup-alerts-to")
+    svc = dataclasses.replace(
+        services(table, outbox, clock, source=source), route_tag="backup-alerts-to", route_tag_domains=("contoso.com",)
+    )
     if path == "timer":
         poll.poll_jobs(svc)
     else:
@@ -119,5 +121,7 @@ def test_timer_alert_and_alert_without_jobs_api_open_one_incident_with_one_recov
         assert [row["ledgerKey"] for row in incident] == [incident_key(VAULT_ID, CANONICAL, "UserErrorParentFullBackupMissing")]
         table.delete_table()
     for path, text in told.items():
-        assert text.startswith(f"[Backup failed] {CANONICAL}: UserErrorParentFullBackupMissing | dba@contoso.com"), path
+        assert text.startswith(
+            f"[Backup failed] {CANONICAL}: UserErrorParentFullBackupMissing | oncall@example.com, dba@contoso.com"
+        ), path
         assert "Last good  : 2026-03-12 23:00 UTC" in text, path

@@ -29,3 +29,11 @@ def test_unreadable_rules_are_named() -> None:
     _, problems = parse_routes("tag:owner=x@contoso.com;vault:=x@contoso.com;rg:rg=not-an-address;vault:v=")
     assert len(problems) == 4
     assert all("is not <vault|rg|sub>:<name>=<address>" in p for p in problems)
+
+
+def test_a_routing_tag_yields_only_whole_addresses_in_the_allowed_domains() -> None:
+    from backup_events.domain.routing import tag_addresses
+
+    value = "Team@Contoso.com; lead@contoso.com,lead@contoso.com x@evil.example y@contoso.com.evil.example <z@contoso.com> word"
+    assert tag_addresses(value, ("contoso.com",)) == ("team@contoso.com", "lead@contoso.com")
+    assert tag_addresses(value, ()) == ()

@@ -179,3 +179,23 @@ def test_a_readme_without_a_settings_table_is_refused() -> None:
 def test_local_settings_sample_is_valid_as_it_stands() -> None:
     sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
     Settings.from_environ(sample)
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"BACKUP_LOOKBACK_HOURS": "720", "BACKUP_RETENTION_DAYS": "30"}, "BACKUP_RETENTION_DAYS: must be longer than"),
+        ({"BACKUP_LOOKBACK_HOURS": "24", "BACKUP_RETENTION_DAYS": "1"}, "BACKUP_RETENTION_DAYS: must be longer than"),
+        ({"BACKUP_ROUTE_TAG": "backup-alerts-to"}, "BACKUP_ROUTE_TAG_DOMAINS: set it when BACKUP_ROUTE_TAG is set"),
+        (
+            {"BACKUP_ROUTE_TAG": "t", "BACKUP_ROUTE_TAG_DOMAINS": "contoso"},
+            "BACKUP_ROUTE_TAG_DOMAINS: 'contoso' is not a mail domain",
+        ),
+        ({"BACKUP_ROUTE_TAG_MODE": "instead"}, "BACKUP_ROUTE_TAG_MODE: must be one of add, replace"),
+    ],
+)
+def test_settings_that_contradict_each_other_are_refused(values: dict[str, str], problem: str) -> None:
+    base = {"BACKUP_JOBS_SOURCE": "sample", "BACKUP_TABLE_CONNECTION_STRING": "x", "BACKUP_MAILER": "outbox"}
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environ({**base, "BACKUP_MAIL_RECIPIENTS": "a@contoso.com", **values})
+    assert any(p.startswith(problem) for p in refused.value.problems), refused.value.problems
