@@ -71,6 +71,9 @@ def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
     if alert.resolved:
         log.info("Alert %s resolved: no email (incidents close on the next good backup)", alert.short_id)
         return "no email: the alert was resolved"
+    if not services.watches(alert.vault_id):
+        log.warning("Alert %s is about vault %s, which is not watched: ignored", alert.short_id, alert.vault_id)
+        return "ignored: the vault is not watched"
     report = RunReport(failures=1)
     if alert.is_job_failure:
         key = record_alerted_job(services, alert, report)

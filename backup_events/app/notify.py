@@ -76,9 +76,11 @@ def send(services: Services, message: EmailMessage, report: RunReport, budget: M
     """Hand one email to the mailer; a failure is reported and, when throttled, pauses mail for this run."""
     try:
         delivery_id = services.mailer.send(message)
-    except DeliveryError as exc:
+    except Exception as exc:  # whatever breaks one send is that message's problem alone: it is released, owed again
         report.problems.append(f"email {message.subject!r} not sent: {exc}")
-        if exc.retry_after is not None:
+        if not isinstance(exc, DeliveryError):
+            log.exception("Mailer failed unexpectedly on %r", message.subject)
+        elif exc.retry_after is not None:
             # The mail service is throttling us (ACS: 5/min, 10/h on Azure-managed domains):
             # more sends now would only fail; the rest waits for the next run.
             budget.paused = True
@@ -99,7 +101,13 @@ def send_many(services: Services, wanted: list[tuple[Incident, str]], report: Ru
             outcomes.append((claimed, kind, False))
             report.deferred += 1
             continue
-        message = message_for(services, claimed, kind)
+        try:
+            message = message_for(services, claimed, kind)
+        except Exception as exc:  # an incident whose email cannot be written: the others still go out
+            log.exception("Email %s of incident %s could not be written", kind, claimed.key)
+            report.problems.append(f"email {kind} of {claimed.item} could not be written: {exc}")
+            outcomes.append((claimed, kind, False))
+            continue
         if was_sending(incident, kind) and services.mailer.delivered(message):
             # An instance sent this and died before recording it: record it now instead of sending it twice.
             log.warning("Email %r was sent by an instance that stopped before recording it", message.subject)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from backup_events.domain.ids import watched
 from backup_events.domain.incidents import Incident, Policy
 from backup_events.domain.operations import OperationKind
 from backup_events.domain.remediation import Catalog
@@ -41,6 +42,14 @@ class Services:
     route_tag_domains: tuple[str, ...] = ()
     route_tag_replaces: bool = False
     tell_operations: frozenset[OperationKind] = frozenset(OperationKind)
+    vault_ids: tuple[str, ...] = ()  # the watched vaults and subscriptions; both empty: the jobs source's vaults
+    subscription_ids: tuple[str, ...] = ()
+
+    def watches(self, vault_id: str) -> bool:
+        """Is this vault watched? Alerts about any other vault are not ours to tell, whoever sent them."""
+        if self.vault_ids or self.subscription_ids:
+            return watched(vault_id, self.vault_ids, self.subscription_ids)
+        return watched(vault_id, tuple(self.source.vault_ids()), ())
 
     def recipients_for(self, vault_id: str) -> tuple[str, ...]:
         """Who hears about this vault."""

@@ -49,3 +49,14 @@ def parse_crr_job_id(resource_id: str) -> dict[str, str] | None:
     """Subscription, region and job name of a cross-region restore job's id; None for any other id."""
     match = _CRR_JOB_ID.match(resource_id.strip())
     return {"subscription_id": match["sub"], "location": match["location"], "job_name": match["job"]} if match else None
+
+
+def watched(vault_id: str, vault_ids: tuple[str, ...], subscription_ids: tuple[str, ...]) -> bool:
+    """Is this vault one we watch: named in ``vault_ids``, or in one of ``subscription_ids``?"""
+    try:
+        subscription = parse_vault_id(vault_id)["subscription_id"]
+    except MalformedInputError:
+        return False
+    return any(same_resource(vault_id, v) for v in vault_ids) or subscription.casefold() in {
+        s.casefold() for s in subscription_ids
+    }

@@ -10,6 +10,7 @@ import pytest
 
 from backup_events.adapters.outbox_mailer import OutboxMailer
 from backup_events.app.alert_path import handle_alert_event
+from backup_events.domain.incidents import owing_query
 from backup_events.errors import RunFailedError
 from tests.app.conftest import BuildServices
 from tests.app.parts import (
@@ -76,3 +77,14 @@ def test_a_resolved_alert_arriving_before_its_fired_one_does_not_stop_the_fired_
     assert handle_alert_event(build(mailer=mailer), delivery(alert("Fired"), "evt-fired")) == "told"
     assert handle_alert_event(build(mailer=mailer), delivery(alert("Fired"), "evt-fired")) == "no email: told already"
     assert [m.subject for m in mailer.sent] == [subject]
+
+
+def test_an_alert_about_a_vault_that_is_not_watched_is_ignored_and_records_nothing(build: BuildServices, outbox: Path) -> None:
+    forged = job_alert(VM_JOB)
+    forged["data"]["essentials"]["alertTargetIDs"] = [
+        "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/not-ours"
+    ]
+    svc = build()
+    assert handle_alert_event(svc, delivery(forged)) == "ignored: the vault is not watched"
+    assert list(outbox.glob("*.eml")) == []
+    assert svc.incidents.owing_email(owing_query(svc.clock(), svc.policy)) == []

@@ -91,7 +91,10 @@ class AlertVault(SampleJobSource):
 def run(path: str, table: Any, outbox: Path, clock: Clock) -> str:
     source = AlertVault(jobs_api_down=path == "alert, jobs API down")
     svc = dataclasses.replace(
-        services(table, outbox, clock, source=source), route_tag="backup-alerts-to", route_tag_domains=("contoso.com",)
+        services(table, outbox, clock, source=source),
+        route_tag="backup-alerts-to",
+        route_tag_domains=("contoso.com",),
+        vault_ids=(VAULT_ID,),
     )
     if path == "timer":
         poll.poll_jobs(svc)

@@ -62,6 +62,14 @@ class BrokenVaultSource(SampleJobSource):
 ROOMY = Policy(digest_threshold=100, emails_per_run=100)
 
 
+WATCHED_SUBSCRIPTIONS = (
+    "3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10",  # the sample world's two subscriptions
+    "8e4d2a17-0c9b-4f3e-a1d6-2b5c7e9f0a34",
+    "00000000-0000-0000-0000-000000000000",  # the alerts' in tests/data
+)
+"""The alert path tells only alerts about watched vaults (``BACKUP_SUBSCRIPTION_IDS`` in Azure)."""
+
+
 def services(
     table: Any,
     outbox: Path,
@@ -86,6 +94,7 @@ def services(
         recipients=("oncall@example.com",),
         portal_url="https://portal.azure.com",
         lookback=timedelta(hours=24),
+        subscription_ids=WATCHED_SUBSCRIPTIONS,
     )
 
 
