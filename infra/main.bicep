@@ -54,8 +54,11 @@ param onlyAzureBackupAlerts bool = true
 @description('Send mail with a custom role (CommunicationServices Read/Write + EmailServices write) instead of the broader built-in Communication and Email Service Owner. Set false if sending returns 403 with the custom role.')
 param useCustomEmailSenderRole bool = true
 
-@description('DEV ONLY. Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID). Non-empty: that user gets table and email roles to run the app locally against these resources. Leave empty in production and CI.')
+@description('DEV ONLY. Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID). Used only when assignDeveloperRoles is true.')
 param principalId string = ''
+
+@description('DEV ONLY. Give principalId the table and email roles, to run the app locally against these resources. Off by default; never in production or CI.')
+param assignDeveloperRoles bool = false
 
 @description('Optional: name of the resource group. Empty: rg-<environmentName>.')
 param resourceGroupName string = ''
@@ -168,6 +171,16 @@ module topic 'app/eventgrid-topic.bicep' = {
   }
 }
 
+// The relay's Entra app registration (Microsoft Graph Bicep extension): the audience of the action group's token.
+module relayApp 'app/relay-app-registration.bicep' = {
+  name: 'relay-app-registration'
+  scope: rg
+  params: {
+    uniqueName: 'backup-events-relay-${resourceToken}'
+    displayName: 'backup-events alert relay (${environmentName})'
+  }
+}
+
 module functionApp 'app/function-app.bicep' = {
   name: 'function-app'
   scope: rg
@@ -195,6 +208,8 @@ module functionApp 'app/function-app.bicep' = {
     mailSender: communication.outputs.senderAddress
     recipients: recipients
     topicEndpoint: topic.outputs.endpoint
+    relayAudience: relayApp.outputs.identifierUri
+    relayTenantId: tenant().tenantId
   }
 }
 
@@ -204,17 +219,21 @@ module rbac 'app/rbac.bicep' = {
   params: {
     identityPrincipalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
+    tableName: tableName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     topicName: topic.outputs.name
     topicPrincipalId: topic.outputs.principalId
     communicationServiceName: communication.outputs.name
     emailSenderRoleDefinitionId: useCustomEmailSenderRole ? emailSenderRole.id : communicationAndEmailServiceOwner
-    developerPrincipalId: principalId
+    developerPrincipalId: assignDeveloperRoles ? principalId : ''
+    assignDeveloperRoles: assignDeveloperRoles
   }
 }
 
-// Backup Reader on each listed vault (the narrowest scope that lets the app list and read its jobs).
+// Backup Reader on each listed vault (the narrowest scope that lets the app list and read its jobs). When vaultIds is
+// given, no subscription gets a role unless watchedSubscriptionIds names it (watchedSubscriptions above).
 module vaultAccess 'app/vault-access.bicep' = [
   for (vaultId, i) in vaultIds: {
     name: 'backup-reader-${resourceToken}-vault-${i}'
@@ -255,3 +274,6 @@ output BACKUP_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output BACKUP_ACS_ENDPOINT string = communication.outputs.endpoint
 output BACKUP_MAIL_SENDER string = communication.outputs.senderAddress
 output BACKUP_EVENTGRID_TOPIC_ENDPOINT string = topic.outputs.endpoint
+output BACKUP_RELAY_APP_OBJECT_ID string = relayApp.outputs.objectId
+output BACKUP_RELAY_AUDIENCE string = relayApp.outputs.identifierUri
+output BACKUP_RELAY_TENANT_ID string = tenant().tenantId

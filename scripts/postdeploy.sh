@@ -5,7 +5,8 @@
 #
 # 1. waits until the deployed app has indexed its functions (the two resources below point at them);
 # 2. subscribes on_backup_alert to the Event Grid topic (infra/app/event-subscription.bicep);
-# 3. creates the action group (webhook to relay_backup_alert) and the alert processing rule that routes Azure
+# 3. creates the action group (secure webhook to relay_backup_alert: Entra token for the relay's app registration,
+#    made in stage 1 by infra/app/relay-app-registration.bicep) and the alert processing rule that routes Azure
 #    Backup's built-in alerts to it (infra/app/alert-routing.bicep).
 # The relay's function key is read by Azure Resource Manager while it deploys alert-routing.bicep: this script
 # never sees, stores or prints it. Safe to run again, e.g. after rotating the function key.
@@ -21,7 +22,7 @@ if [ "$#" -ge 1 ]; then
 import json, shlex, sys
 wanted = ("AZURE_RESOURCE_GROUP", "AZURE_FUNCTION_APP_NAME", "AZURE_STORAGE_ACCOUNT_NAME", "AZURE_EVENTGRID_TOPIC_NAME",
           "AZURE_DEADLETTER_CONTAINER_NAME", "AZURE_ACTION_GROUP_NAME", "AZURE_ALERT_PROCESSING_RULE_NAME",
-          "ALERT_SCOPE_IDS", "ONLY_AZURE_BACKUP_ALERTS")
+          "ALERT_SCOPE_IDS", "ONLY_AZURE_BACKUP_ALERTS", "BACKUP_RELAY_APP_OBJECT_ID", "BACKUP_RELAY_AUDIENCE")
 properties = json.load(sys.stdin)
 outputs = {k.upper(): v["value"] for k, v in properties["outputs"].items()}
 outputs["AZURE_ENV_NAME"] = {k.lower(): v["value"] for k, v in properties["parameters"].items()}["environmentname"]
@@ -39,6 +40,8 @@ fi
 : "${AZURE_ACTION_GROUP_NAME:?not set}"
 : "${AZURE_ALERT_PROCESSING_RULE_NAME:?not set}"
 : "${AZURE_ENV_NAME:?not set}"
+: "${BACKUP_RELAY_APP_OBJECT_ID:?not set: provision infra/main.bicep again (it creates the relay app registration)}"
+: "${BACKUP_RELAY_AUDIENCE:?not set}"
 deadletter=${AZURE_DEADLETTER_CONTAINER_NAME:-eventgrid-deadletter}
 scopes=${ALERT_SCOPE_IDS:-[]}
 only_backup=${ONLY_AZURE_BACKUP_ALERTS:-true}
@@ -73,7 +76,7 @@ az deployment group create \
         storageAccountName="$AZURE_STORAGE_ACCOUNT_NAME" deadLetterContainerName="$deadletter" \
     --only-show-errors --output none
 
-# 3. Action group (webhook to the relay, common alert schema) + alert processing rule (built-in Backup alerts).
+# 3. Action group (secure webhook to the relay, common alert schema) + alert processing rule (built-in Backup alerts).
 echo "Routing Azure Backup built-in alerts to relay_backup_alert..."
 az deployment group create \
     --resource-group "$rg" \
@@ -82,6 +85,7 @@ az deployment group create \
     --parameters functionAppName="$app" actionGroupName="$AZURE_ACTION_GROUP_NAME" \
         alertProcessingRuleName="$AZURE_ALERT_PROCESSING_RULE_NAME" environmentName="$AZURE_ENV_NAME" \
         alertScopeIds="$scopes" onlyAzureBackupAlerts="$only_backup" \
+        relayAppObjectId="$BACKUP_RELAY_APP_OBJECT_ID" relayIdentifierUri="$BACKUP_RELAY_AUDIENCE" \
     --only-show-errors --output none
 
 echo "Done: Event Grid subscription on-backup-alert, action group $AZURE_ACTION_GROUP_NAME, alert processing rule $AZURE_ALERT_PROCESSING_RULE_NAME."

@@ -3,7 +3,12 @@
 // vaults' own alert settings (alertsForAllJobFailures) are not touched and whatever they already notify still gets
 // notified.
 //
-// The webhook needs the relay's function key. It is read here with listKeys, inside Azure Resource Manager, so it
+// The webhook is a secure webhook (useAadAuth): Azure Monitor sends a bearer token from its action-groups app, for
+// the relay's app registration (relay-app-registration.bicep, created in stage 1), and the relay validates it
+// (BACKUP_RELAY_AUDIENCE, BACKUP_RELAY_TENANT_ID). The function key stays in the URL as a second lock, because the
+// function is declared with auth_level FUNCTION; the token, not the key, is what proves the caller is Azure Monitor.
+//
+// The webhook also needs the relay's function key. It is read here with listKeys, inside Azure Resource Manager, so it
 // never passes through a shell, a command line, a log or a deployment output; it is not a literal in this file.
 // Why not fetch it in the hook with the CLI: the key would then sit in a shell variable and be passed on a command
 // line (visible in the process list). It does end up in the action group's webhook URL, readable by anyone who can
@@ -13,6 +18,12 @@ param functionAppName string
 param actionGroupName string
 param alertProcessingRuleName string
 param environmentName string
+
+@description('Object id of the relay\'s app registration (stage-1 output BACKUP_RELAY_APP_OBJECT_ID).')
+param relayAppObjectId string
+
+@description('Application ID URI of the relay\'s app registration (stage-1 output BACKUP_RELAY_AUDIENCE).')
+param relayIdentifierUri string
 
 @description('Subscription, resource groups or vaults (all in this subscription) whose alerts are routed. Empty: this subscription.')
 param alertScopeIds array = []
@@ -62,7 +73,10 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
         name: 'relay-backup-alert'
         serviceUri: relayUrl
         useCommonAlertSchema: true
-        useAadAuth: false
+        useAadAuth: true
+        objectId: relayAppObjectId
+        identifierUri: relayIdentifierUri
+        tenantId: tenant().tenantId
       }
     ]
   }

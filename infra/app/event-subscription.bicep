@@ -6,7 +6,7 @@ param functionAppName string
 param storageAccountName string
 param deadLetterContainerName string = 'eventgrid-deadletter'
 
-resource topic 'Microsoft.EventGrid/topics@2022-06-15' existing = {
+resource topic 'Microsoft.EventGrid/topics@2025-02-15' existing = {
   name: topicName
 }
 
@@ -18,7 +18,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
-resource onBackupAlert 'Microsoft.EventGrid/topics/eventSubscriptions@2022-06-15' = {
+resource onBackupAlert 'Microsoft.EventGrid/topics/eventSubscriptions@2025-02-15' = {
   parent: topic
   name: 'on-backup-alert'
   properties: {

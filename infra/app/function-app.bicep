@@ -22,6 +22,12 @@ param mailSender string
 param recipients string
 param topicEndpoint string
 
+@description('Application ID URI of the relay\'s app registration: the audience of the action group\'s Entra token.')
+param relayAudience string
+
+@description('Tenant that issues the action group\'s token (tenant()).')
+param relayTenantId string = tenant().tenantId
+
 @description('Flex Consumption: 40 is the lowest allowed maximum; the timer is a singleton and the relay is light.')
 param maximumInstanceCount int = 40
 
@@ -48,8 +54,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_222: public network access is required: the action group webhook (relay_backup_alert), Event Grid delivery and azd deploy all come over the public endpoint; no VNet in this minimal deployment. HTTP needs a function key; the Event Grid trigger is reached only by Event Grid's system key
-  // checkov:skip=CKV_AZURE_17: client certificates cannot be required: action group webhooks cannot present one (Azure Monitor documents no certificate support); the relay is protected by its function key instead
+  // checkov:skip=CKV_AZURE_222: public network access is required: the action group webhook (relay_backup_alert), Event Grid delivery and azd deploy all come over the public endpoint; no VNet in this minimal deployment. The relay needs its function key and an Entra token from the action group; the Event Grid trigger is reached only by Event Grid's system key
+  // checkov:skip=CKV_AZURE_17: client certificates cannot be required: action group webhooks cannot present one (Azure Monitor documents no certificate support); the relay is protected by its function key and the action group's Entra token (useAadAuth) instead
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero; always-ready instances would cost money for a timer that runs every 15 minutes. A missed run is caught by the next (overlapping lookback)
   // checkov:skip=CKV_AZURE_213: the app has no health endpoint to probe (a timer, an HTTP relay and an Event Grid trigger only); failures show in Application Insights, and the timer raises when a job fails to process
   name: name
@@ -69,6 +75,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
       // Flex Consumption takes the runtime from functionAppConfig: FUNCTIONS_WORKER_RUNTIME and
@@ -169,6 +176,16 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BACKUP_EVENTGRID_TOPIC_ENDPOINT'
           value: topicEndpoint
+        }
+        // The relay accepts only the action group's Entra token: issued by this tenant, for this audience, with the
+        // ActionGroupsSecureWebhook role (relay-app-registration.bicep).
+        {
+          name: 'BACKUP_RELAY_AUDIENCE'
+          value: relayAudience
+        }
+        {
+          name: 'BACKUP_RELAY_TENANT_ID'
+          value: relayTenantId
         }
       ]
     }

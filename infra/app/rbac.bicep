@@ -1,9 +1,12 @@
-// Role assignments inside the app's resource group, each scoped to the one resource it is for.
+// Role assignments inside the app's resource group, each scoped to the one resource it is for: storage roles to the
+// containers and the table, never the whole account.
 // Names are guid(scope, principal, role) so a redeploy updates in place instead of failing with RoleAssignmentExists.
 // Role ids: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
 param identityPrincipalId string
 param storageAccountName string
+param deploymentContainerName string
 param deadLetterContainerName string
+param tableName string
 param applicationInsightsName string
 param topicName string
 param topicPrincipalId string
@@ -14,6 +17,9 @@ param emailSenderRoleDefinitionId string
 
 @description('DEV ONLY: object id of the deploying user; empty in production and CI (no role is then created for a user).')
 param developerPrincipalId string = ''
+
+@description('DEV ONLY: give developerPrincipalId the table and email roles. Off unless asked for (main.bicep assignDeveloperRoles).')
+param assignDeveloperRoles bool = false
 
 // Storage Blob Data Owner: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-owner
 var storageBlobDataOwner = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b')
@@ -40,11 +46,37 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   name: deadLetterContainerName
 }
 
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-01-01' existing = {
+  parent: blobService
+  name: deploymentContainerName
+}
+
+// The Functions host's own containers (storage.bicep creates them; the names are fixed by the runtime).
+resource hostsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-01-01' existing = {
+  parent: blobService
+  name: 'azure-webjobs-hosts'
+}
+
+resource secretsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-01-01' existing = {
+  parent: blobService
+  name: 'azure-webjobs-secrets'
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-01-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource table 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-01-01' existing = {
+  parent: tableService
+  name: tableName
+}
+
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
 
-resource topic 'Microsoft.EventGrid/topics@2022-06-15' existing = {
+resource topic 'Microsoft.EventGrid/topics@2025-02-15' existing = {
   name: topicName
 }
 
@@ -52,14 +84,14 @@ resource communicationService 'Microsoft.Communication/communicationServices@202
   name: communicationServiceName
 }
 
-// Storage Blob Data Owner on the storage account, for the app identity: the Functions host keeps its keys, timer
-// schedule status and singleton lease blobs there, and Flex Consumption reads the deployment package with it.
-// (Owner, not Contributor: the role Microsoft documents for identity-based AzureWebJobsStorage.)
+// Storage Blob Data Owner on the azure-webjobs-hosts container, for the app identity: the Functions host keeps its
+// timer schedule status and its singleton and host-id lease blobs there. (Owner: the role Microsoft documents for
+// identity-based AzureWebJobsStorage, here on one container instead of the account.)
 // No Storage Queue Data Contributor: HTTP, timer and Event Grid triggers use no queues (only blob and queue
 // triggers and Durable Functions would).
-resource appBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identityPrincipalId, storageBlobDataOwner)
-  scope: storage
+resource appHostsBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(hostsContainer.id, identityPrincipalId, storageBlobDataOwner)
+  scope: hostsContainer
   properties: {
     roleDefinitionId: storageBlobDataOwner
     principalId: identityPrincipalId
@@ -67,12 +99,37 @@ resource appBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// Storage Table Data Contributor on the storage account, for the app identity: the ledger table (claim, update,
-// release). Not on the table alone: the ledger calls create_table when it first starts, which is an account-level
-// operation.
+// Storage Blob Data Owner on the azure-webjobs-secrets container, for the app identity: the host and function keys
+// (AzureWebJobsSecretStorageType blob, the default), the relay's function key among them.
+resource appSecretsBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(secretsContainer.id, identityPrincipalId, storageBlobDataOwner)
+  scope: secretsContainer
+  properties: {
+    roleDefinitionId: storageBlobDataOwner
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Blob Data Contributor on the app-package container only, for the app identity: Flex Consumption writes
+// the deployment package there on `azd deploy` and reads it when an instance starts (functionAppConfig.deployment).
+resource appDeploymentBlobDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deploymentContainer.id, identityPrincipalId, storageBlobDataContributor)
+  scope: deploymentContainer
+  properties: {
+    roleDefinitionId: storageBlobDataContributor
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Table Data Contributor on the backupevents table only, for the app identity: the ledger (claim, update,
+// release). storage.bicep creates the table; the ledger's create_table on start then gets 409 (already exists),
+// which it ignores. Whether a table-scoped role lets that call through to the 409 is checked on a real tenant
+// (infra/README.md, "Not verified without Azure").
 resource appTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identityPrincipalId, storageTableDataContributor)
-  scope: storage
+  name: guid(table.id, identityPrincipalId, storageTableDataContributor)
+  scope: table
   properties: {
     roleDefinitionId: storageTableDataContributor
     principalId: identityPrincipalId
@@ -126,11 +183,12 @@ resource topicDeadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-
   }
 }
 
-// DEV ONLY. Storage Table Data Contributor on the storage account, for the deploying user: run the app locally
-// against the real ledger. Created only when developerPrincipalId (azd's AZURE_PRINCIPAL_ID) is set.
-resource developerTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(developerPrincipalId)) {
-  name: guid(storage.id, developerPrincipalId, storageTableDataContributor)
-  scope: storage
+// DEV ONLY. Storage Table Data Contributor on the backupevents table, for the deploying user: run the app locally
+// against the real ledger. Created only when assignDeveloperRoles is true and developerPrincipalId (azd's
+// AZURE_PRINCIPAL_ID) is set.
+resource developerTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (assignDeveloperRoles && !empty(developerPrincipalId)) {
+  name: guid(table.id, developerPrincipalId, storageTableDataContributor)
+  scope: table
   properties: {
     roleDefinitionId: storageTableDataContributor
     principalId: developerPrincipalId
@@ -139,8 +197,9 @@ resource developerTableDataContributor 'Microsoft.Authorization/roleAssignments@
 }
 
 // DEV ONLY. ACS email sender (custom role) or Communication and Email Service Owner on the ACS resource, for the
-// deploying user: `python -m backup_events test-email` from a workstation. Only when developerPrincipalId is set.
-resource developerEmailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(developerPrincipalId)) {
+// deploying user: `python -m backup_events test-email` from a workstation. Only when assignDeveloperRoles is true and
+// developerPrincipalId is set.
+resource developerEmailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (assignDeveloperRoles && !empty(developerPrincipalId)) {
   name: guid(communicationService.id, developerPrincipalId, emailSenderRoleDefinitionId)
   scope: communicationService
   properties: {

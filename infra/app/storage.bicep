@@ -65,6 +65,26 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// azure-webjobs-hosts (timer schedule status, singleton and host-id locks) and azure-webjobs-secrets (host and function
+// keys). The host would create them itself, but creating a container needs a role on the account; the app only has
+// roles on these containers (rbac.bicep).
+// The names are fixed by the Functions runtime; rbac.bicep refers to the same two names.
+resource hostsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-01-01' = {
+  parent: blobService
+  name: 'azure-webjobs-hosts'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource secretsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-01-01' = {
+  parent: blobService
+  name: 'azure-webjobs-secrets'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-01-01' = {
   parent: storage
   name: 'default'
