@@ -73,6 +73,7 @@ def policy(settings: Settings) -> Policy:
         recovery_workloads=settings.recovery_workloads,
         digest_threshold=settings.digest_threshold,
         emails_per_run=settings.emails_per_run,
+        emails_per_hour=settings.emails_per_hour,
     )
 
 

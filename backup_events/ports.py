@@ -102,6 +102,10 @@ class IncidentStore(Protocol):
         """Write each change atomically (its incident and its new job rows together); one outcome each, in order."""
         ...
 
+    def spend_mail(self, hour: str, wanted: int, limit: int) -> int:
+        """Take up to ``wanted`` emails from the ``limit`` that every instance shares in ``hour``; how many were given."""
+        ...
+
     def expire(self, before: datetime, *, limit: int) -> int:
-        """Delete at most ``limit`` closed incidents and job rows older than ``before``; returns how many."""
+        """Delete at most ``limit`` closed incidents, job rows and spent mail budgets older than ``before``."""
         ...

@@ -478,6 +478,14 @@ class Settings:
         parse=_whole(1, 10_000),
         doc="Most emails one run sends (ACS allows 5/min, 10/h on Azure-managed domains).",
     )
+    emails_per_hour: int = setting(
+        name="BACKUP_EMAILS_PER_HOUR",
+        unset="10",
+        local="100",
+        parse=_whole(1, 100_000),
+        doc="Most emails in one hour, shared by every run and the alert path; what it holds back goes out later "
+        "(10 is what an Azure-managed domain allows; raise it with your own domain).",
+    )
     missed_grace_hours: int | None = setting(
         name="BACKUP_MISSED_BACKUP_GRACE_HOURS",
         unset="6",

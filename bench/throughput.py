@@ -360,7 +360,7 @@ def settings_environ(connection: str, table: str, outbox: Path, *, roomy: int) -
         "BACKUP_OUTBOX_DIR": str(outbox),
         "BACKUP_MAIL_RECIPIENTS": "oncall@example.com",
     }
-    for name in ("BACKUP_DIGEST_THRESHOLD", "BACKUP_EMAILS_PER_RUN"):
+    for name in ("BACKUP_DIGEST_THRESHOLD", "BACKUP_EMAILS_PER_RUN", "BACKUP_EMAILS_PER_HOUR"):
         if name in NAMES:
             environ[name] = str(roomy)
     return environ

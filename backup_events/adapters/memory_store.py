@@ -26,6 +26,7 @@ class MemoryIncidentStore:
         self._lock = threading.Lock()
         self._incidents: dict[str, Incident] = {}
         self._jobs: dict[str, tuple[str, datetime]] = {}  # job key → (incident key, recorded at)
+        self._mail: dict[str, int] = {}  # hour → emails spent
 
     def incident(self, key: str) -> Incident | None:
         with self._lock:
@@ -73,6 +74,12 @@ class MemoryIncidentStore:
         self._jobs.update({job: (key, now) for job in change.jobs})
         return Outcome.LANDED
 
+    def spend_mail(self, hour: str, wanted: int, limit: int) -> int:
+        with self._lock:
+            given = max(0, min(wanted, limit - self._mail.get(hour, 0)))
+            self._mail[hour] = self._mail.get(hour, 0) + given
+            return given
+
     def expire(self, before: datetime, *, limit: int) -> int:
         with self._lock:
             old_incidents = [k for k, i in self._incidents.items() if not i.is_open and i.closed_at and i.closed_at < before]
@@ -83,4 +90,7 @@ class MemoryIncidentStore:
                 del self._incidents[key]
             for key in doomed_jobs:
                 del self._jobs[key]
+            spent = [hour for hour in self._mail if hour < f"{before:%Y-%m-%dT%H}"]
+            for hour in spent:
+                del self._mail[hour]
             return len(doomed_incidents) + len(doomed_jobs)

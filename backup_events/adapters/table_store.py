@@ -11,7 +11,6 @@ redone change by change, which tells exactly which one lost.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 import threading
@@ -65,10 +64,11 @@ _INCIDENT_FIELDS = {
     "last_job": "lastJob",
     "operation": "operation",
     "route_to": "routeTo",
+    "digest": "digestKey",
     "facts": "facts",
     "mail": "mail",
 }
-_EMAIL_COLUMNS = ("openedEmail", "reminderState", "recoveryEmail", "remindersSent", "claimedAt", "emailedAt")
+_EMAIL_COLUMNS = ("openedEmail", "reminderState", "recoveryEmail", "remindersSent", "claimedAt", "emailedAt", "digestKey")
 _BATCH = 100  # operations in one entity-group transaction, at most
 _MAX_TEXT = 30_000  # a string property holds 64 KiB (32K UTF-16 characters)
 
@@ -112,10 +112,16 @@ class TableIncidentStore:
     def _ensure_table(self) -> None:
         if self._table_ready:
             return
-        from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError  # noqa: PLC0415
 
-        with contextlib.suppress(ResourceExistsError):  # created by infra, or by another instance
+        try:
             self._table.create_table()
+        except ResourceExistsError:
+            pass  # created by infra, or by another instance
+        except HttpResponseError as exc:
+            if exc.status_code != 403:
+                raise
+            # A data role scoped to the table itself may not create tables: infra created it; use it as it is.
         self._table_ready = True
 
     def _get(self, key: str) -> Any:
@@ -291,11 +297,44 @@ class TableIncidentStore:
         with self._lock:
             self._known.pop(key, None)
 
+    def spend_mail(self, hour: str, wanted: int, limit: int) -> int:
+        """One row a budget hour (``kind`` budget, ``spent``), updated under its ETag: exact with any number of instances."""
+        from azure.core import MatchConditions  # noqa: PLC0415
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError  # noqa: PLC0415
+        from azure.data.tables import UpdateMode  # noqa: PLC0415
+
+        self._ensure_table()
+        for _ in range(10):
+            row = self._get(f"mail-budget|{hour}")
+            spent = int(row["spent"]) if row is not None else 0
+            given = max(0, min(wanted, limit - spent))
+            if given == 0:
+                return 0
+            partition, row_key = table_keys(f"mail-budget|{hour}")
+            entity = {
+                "PartitionKey": partition,
+                "RowKey": row_key,
+                "kind": "budget",
+                "spent": spent + given,
+                "claimedAt": self._clock(),
+            }
+            try:
+                if row is None:
+                    self._table.create_entity(entity)
+                else:
+                    conditions = {"etag": row.metadata["etag"], "match_condition": MatchConditions.IfNotModified}
+                    self._table.update_entity(entity, mode=UpdateMode.REPLACE, **conditions)
+            except (ResourceExistsError, ResourceModifiedError):
+                continue  # another instance spent some meanwhile: read again
+            return given
+        return 0  # the budget kept changing under us: send nothing now, the next run tries again
+
     def expire(self, before: datetime, *, limit: int) -> int:
-        """Delete closed incidents and job rows older than ``before``; at most ``limit`` rows per call."""
+        """Delete closed incidents, job rows and spent mail budgets older than ``before``; at most ``limit`` rows per call."""
         self._ensure_table()
         rows = self._table.query_entities(
-            "( kind eq 'incident' and state eq 'closed' and closedAt lt @t ) or ( kind eq 'job' and claimedAt lt @t )",
+            "( kind eq 'incident' and state eq 'closed' and closedAt lt @t ) or ( kind eq 'job' and claimedAt lt @t )"
+            " or ( kind eq 'budget' and claimedAt lt @t )",
             parameters={"t": before},
             select=["PartitionKey", "RowKey", "ledgerKey"],
         )

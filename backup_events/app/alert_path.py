@@ -14,7 +14,7 @@ from backup_events.app.services import EventEnvelope, RunReport, Services
 from backup_events.domain import decide
 from backup_events.domain.identity import incident_key
 from backup_events.domain.ids import same_resource
-from backup_events.domain.incidents import Incident
+from backup_events.domain.incidents import SENDING, Incident
 from backup_events.domain.model import Workload
 from backup_events.errors import MalformedInputError, RunFailedError, SourceError
 from backup_events.wire.alerts import BackupAlert, error_code, job_from_alert, parse_alert
@@ -33,6 +33,7 @@ def record_vault_alert(services: Services, alert: BackupAlert, report: RunReport
     )
     if (told := services.incidents.incident_of_job(job_key)) is not None:
         report.duplicates += 1
+        unsettled(services, told)
         return told
     fired = parse_time(alert.fired, "data.essentials.firedDateTime") or services.clock()
     key = incident_key(alert.vault_id, alert.vault_name, f"alert:{alert.rule}", job=alert.alert_id)
@@ -91,10 +92,11 @@ def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
 def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport) -> str | None:
     """A job failure from an alert: enriched from the jobs API when it answers, from the alert alone when not."""
     key = decide.ledger_key_of(alert.vault_id, alert.job_name or "")
-    if services.incidents.incident_of_job(key) is not None:
+    if (told := services.incidents.incident_of_job(key)) is not None:
         # Seen before (a redelivery, or the Timer got there first): its incident may still owe the email.
         report.duplicates += 1
-        return services.incidents.incident_of_job(key)
+        unsettled(services, told)
+        return told
     code = error_code(alert, services.catalog)
     items = protected_items(services, alert.vault_id)
     try:
@@ -113,3 +115,16 @@ def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport
         log.info("Alert %s: no email, %s", alert.short_id, decision.reason)
         return None
     return record(services, job, report, detailed=True, extra_codes=(code,) if code else (), items=items)
+
+
+def unsettled(services: Services, key: str) -> None:
+    """A redelivery that finds the email claimed and not settled (an instance is sending it right now) must not be
+    acknowledged as told: raise, so Event Grid delivers again. A claim past its lease is taken over by this delivery."""
+    incident = services.incidents.incident(key)
+    fresh = (
+        incident is not None
+        and incident.claimed_at is not None
+        and services.clock() - incident.claimed_at <= services.policy.lease
+    )
+    if incident is not None and incident.opened_email == SENDING and fresh:
+        raise RunFailedError(f"the email of incident {incident.item} is claimed and not settled yet; deliver again later")

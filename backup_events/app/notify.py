@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, TypedDict
 
 from backup_events.app import facts, recording
@@ -17,7 +18,9 @@ from backup_events.domain.incidents import (
     RECOVERED,
     REMINDER,
     Incident,
+    digest_key,
     emails_due,
+    hour_of,
     owing_query,
     unpack_mail,
     was_sending,
@@ -123,22 +126,40 @@ def send_many(services: Services, wanted: list[tuple[Incident, str]], report: Ru
 def send_digest(
     services: Services, incidents: list[Incident], recipients: tuple[str, ...], report: RunReport, budget: MailBudget
 ) -> None:
-    """A storm of new incidents becomes one email listing every one of them."""
-    wanted = [(i, OPENED) for i in incidents]
-    claimed = [c for c in recording.claim_emails(services.incidents, wanted, services.clock()) if c is not None]
+    """A storm of new incidents becomes one email listing every one of them: claimed, sent and settled as one unit.
+
+    Each member is claimed carrying the digest's key, so if this instance dies after sending, the instance that takes
+    the claims over finds the same digest by its key and asks the mailer before sending it again.
+    """
+    key = digest_key(incidents)
+    now = services.clock()
+    changes = [(i, OPENED) for i in incidents]
+    claims = recording.claim_emails(services.incidents, changes, now, digest=key)
+    claimed = [c for c in claims if c is not None]
     if not claimed:
         return
-    key = "digest|" + "|".join(sorted(i.key for i in claimed))
+    if len(claimed) < len(incidents):  # another instance took some: the unit is broken, tell these next run
+        recording.settle_emails(services.incidents, [(c, OPENED, False) for c in claimed])
+        report.deferred += len(claimed)
+        return
     message = render.render_digest(
         claimed, key=key, sender=services.sender, recipients=recipients, portal_url=services.portal_url
     )
+    if any(was_sending(i, OPENED) for i in incidents) and services.mailer.delivered(message):
+        log.warning("Digest %s was sent by an instance that stopped before recording it", key)
+        recording.settle_emails(services.incidents, [(incident, OPENED, True) for incident in claimed])
+        return
     ok = send(services, message, report, budget)
     recording.settle_emails(services.incidents, [(incident, OPENED, ok) for incident in claimed])
     report.digests += ok
 
 
 def notify(services: Services, report: RunReport, *, keys: list[str] | None = None) -> None:
-    """Send what incidents are owed: one digest for a storm, else one email each, within the run's budget."""
+    """Send what incidents are owed: one digest for a storm, else one email each, within the run's and the hour's budget.
+
+    With ``keys`` (the alert path): only those incidents, and at most ``digest_threshold`` emails an hour; past that a
+    burst of alerts is a storm, and its emails are left to the next Timer run, which folds them into a digest.
+    """
     now = services.clock()
     policy = services.policy
     if keys is None:
@@ -146,17 +167,25 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
     else:
         candidates = [i for k in keys if (i := services.incidents.incident(k)) is not None]
     due = [(incident, kind) for incident in candidates for kind in emails_due(incident, now, policy)]
+    by_digest: dict[str, list[Incident]] = {}  # digests a dead instance left claimed: resumed whole
     by_recipients: dict[tuple[str, ...], list[Incident]] = {}
     for incident, kind in due:
-        if kind == OPENED:
+        if kind == OPENED and incident.digest and was_sending(incident, OPENED):
+            by_digest.setdefault(incident.digest, []).append(incident)
+        elif kind == OPENED:
             by_recipients.setdefault(services.recipients_of(incident), []).append(incident)
+    digests = list(by_digest.values())
     singles = [(i, k) for i, k in due if k != OPENED]
-    budget = MailBudget(policy.emails_per_run)
-    for recipients, opened in by_recipients.items():
+    for opened in by_recipients.values():
         if len(opened) <= policy.digest_threshold:
             singles = [(i, OPENED) for i in opened] + singles
-        elif not budget.spent:
-            send_digest(services, opened, recipients, report, budget)
+        else:
+            digests.append(opened)
+    wanted = min(policy.emails_per_run, len(digests) + len(singles))
+    budget = MailBudget(_granted(services, now, wanted, alert_path=keys is not None))
+    for opened in digests:
+        if not budget.spent:
+            send_digest(services, opened, services.recipients_of(opened[0]), report, budget)
             budget.left -= 1
         else:
             report.deferred += len(opened)
@@ -164,3 +193,15 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
     chosen, report.deferred = singles[:allowed], report.deferred + len(singles) - len(singles[:allowed])
     for start in range(0, len(chosen), _SEND_BATCH):
         send_many(services, chosen[start : start + _SEND_BATCH], report, budget)
+
+
+def _granted(services: Services, now: datetime, wanted: int, *, alert_path: bool) -> int:
+    """How many of ``wanted`` emails the hour's budget, shared by every instance and the alert path, allows now.
+
+    The alert path may use the hour's budget only up to the digest threshold: beyond it, alerts are a storm.
+    """
+    hourly, threshold = services.policy.emails_per_hour, services.policy.digest_threshold
+    limit = min(hourly, threshold) if alert_path and hourly is not None else threshold if alert_path else hourly
+    if limit is None or wanted == 0:
+        return wanted
+    return services.incidents.spend_mail(hour_of(now), wanted, limit)

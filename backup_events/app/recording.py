@@ -83,9 +83,11 @@ def close_recovered(
     return [c.after for c, landed in zip(changes, store.commit(changes), strict=True) if landed is Outcome.LANDED]
 
 
-def claim_emails(store: IncidentStore, wanted: Sequence[tuple[Incident, str]], now: datetime) -> list[Incident | None]:
-    """Take the right to send each (incident, kind); None where another instance was first."""
-    changes = [Change(incident, claimed(incident, kind, now), email_only=True) for incident, kind in wanted]
+def claim_emails(
+    store: IncidentStore, wanted: Sequence[tuple[Incident, str]], now: datetime, *, digest: str = ""
+) -> list[Incident | None]:
+    """Take the right to send each (incident, kind), inside the digest ``digest`` if one; None where another was first."""
+    changes = [Change(incident, claimed(incident, kind, now, digest=digest), email_only=True) for incident, kind in wanted]
     return [c.after if landed is Outcome.LANDED else None for c, landed in zip(changes, store.commit(changes), strict=True)]
 
 

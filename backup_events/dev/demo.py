@@ -39,6 +39,7 @@ def settings_for(table_connection_string: str, outbox: Path, **overrides: str) -
         # One email per sample failure, so each kind of email can be seen (production default: digest above 5).
         "BACKUP_DIGEST_THRESHOLD": "50",
         "BACKUP_EMAILS_PER_RUN": "50",
+        "BACKUP_EMAILS_PER_HOUR": "1000",
     }
     return Settings.from_environ({**values, **overrides})
 

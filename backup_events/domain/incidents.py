@@ -8,6 +8,7 @@ recovers; a storm of new incidents in one run becomes one digest.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import zlib
 from dataclasses import dataclass, replace
@@ -53,6 +54,7 @@ class Incident:
     last_job: str = ""
     operation: str = ""
     route_to: str = ""  # addresses from the affected resource's routing tag, when it has one
+    digest: str = ""  # while its first email is out in a digest: that digest's key (to resume it after a crash)
     facts: str = ""  # what its first email is written from, when it is sent (``app.facts``)
     mail: bytes = b""  # incidents recorded before facts were kept: the first email, rendered then (``pack_mail``)
 
@@ -73,6 +75,7 @@ class Policy:
     recovery_workloads: frozenset[str] = frozenset(w.value for w in Workload)
     digest_threshold: int = 5
     emails_per_run: int = 20
+    emails_per_hour: int | None = None  # shared by every run and the alert path; None: no hourly cap
     lease: timedelta = timedelta(minutes=15)
 
 
@@ -144,7 +147,7 @@ class Change:
     unconditional: bool = False
 
 
-EMAIL_FIELDS = ("opened_email", "reminder_state", "recovery_email", "reminders_sent", "claimed_at", "emailed_at")
+EMAIL_FIELDS = ("opened_email", "reminder_state", "recovery_email", "reminders_sent", "claimed_at", "emailed_at", "digest")
 """What a claim or a settlement changes; the rest of an incident (its counts) may change meanwhile."""
 
 
@@ -227,17 +230,17 @@ def closed(old: Incident, at: datetime, policy: Policy) -> Incident:
     return replace(old, state="closed", closed_at=at, recovery_email=PENDING if wanted else NONE, claimed_at=None)
 
 
-def _with_email_state(incident: Incident, kind: str, state: str, claimed_at: datetime | None) -> Incident:
+def _with_email_state(incident: Incident, kind: str, state: str, claimed_at: datetime | None, digest: str = "") -> Incident:
     if kind == OPENED:
-        return replace(incident, opened_email=state, claimed_at=claimed_at)
+        return replace(incident, opened_email=state, claimed_at=claimed_at, digest=digest)
     if kind == REMINDER:
         return replace(incident, reminder_state=state, claimed_at=claimed_at)
     return replace(incident, recovery_email=state, claimed_at=claimed_at)
 
 
-def claimed(incident: Incident, kind: str, at: datetime) -> Incident:
-    """This instance is sending ``kind`` for the incident."""
-    return _with_email_state(incident, kind, SENDING, at)
+def claimed(incident: Incident, kind: str, at: datetime, *, digest: str = "") -> Incident:
+    """This instance is sending ``kind`` for the incident (inside the digest ``digest``, if one)."""
+    return _with_email_state(incident, kind, SENDING, at, digest)
 
 
 def sent(incident: Incident, kind: str) -> Incident:
@@ -255,3 +258,13 @@ def was_sending(incident: Incident, kind: str) -> bool:
     """An instance claimed ``kind`` and never settled it: it may have been sent already."""
     state = {OPENED: incident.opened_email, REMINDER: incident.reminder_state, RECOVERED: incident.recovery_email}[kind]
     return state == SENDING
+
+
+def digest_key(incidents: list[Incident]) -> str:
+    """One digest's key: the same set of incidents, the same key (so a resumed digest is recognised as sent)."""
+    return "digest|" + hashlib.sha256("|".join(sorted(i.key for i in incidents)).encode()).hexdigest()[:32]
+
+
+def hour_of(now: datetime) -> str:
+    """The hourly mail budget's bucket."""
+    return now.strftime("%Y-%m-%dT%H")
