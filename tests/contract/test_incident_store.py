@@ -195,3 +195,22 @@ def test_job_keys_with_characters_tables_forbid_are_recorded(store: IncidentStor
 
 def test_same_job_name_in_two_vaults_are_two_keys() -> None:
     assert table_keys(f"{VAULT.casefold()}|job") != table_keys(f"{VAULT.casefold()}2|job")
+
+
+def test_the_hourly_mail_budget_is_shared_exactly_by_every_instance(make_store: Callable[[], IncidentStore]) -> None:
+    given: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def instance() -> None:
+        store = make_store()
+        barrier.wait()
+        given.extend(store.spend_mail("2026-11-25T09", 3, 10) for _ in range(2))
+
+    threads = [threading.Thread(target=instance) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(given) == 10 and max(given) <= 3
+    assert make_store().spend_mail("2026-11-25T09", 1, 10) == 0
+    assert make_store().spend_mail("2026-11-25T10", 5, 10) == 5  # a new hour, a new budget
