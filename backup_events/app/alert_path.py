@@ -78,8 +78,9 @@ def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
     report = RunReport(failures=1)
     if alert.is_job_failure:
         key = record_alerted_job(services, alert, report)
-        if key is not None:
-            notify(services, report, keys=[key])
+        if key.startswith("no email:"):
+            return key
+        notify(services, report, keys=[key])
     else:
         notify(services, report, keys=[record_vault_alert(services, alert, report)])
     if report.problems:
@@ -89,8 +90,11 @@ def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
     return "no email: counted into an open incident" if report.repeats else "no email: told already"
 
 
-def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport) -> str | None:
-    """A job failure from an alert: enriched from the jobs API when it answers, from the alert alone when not."""
+def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport) -> str:
+    """A job failure from an alert: enriched from the jobs API when it answers, from the alert alone when not.
+
+    Returns the key of the incident it was counted into, or ``no email: <why>``.
+    """
     key = decide.ledger_key_of(alert.vault_id, alert.job_name or "")
     if (told := services.incidents.incident_of_job(key)) is not None:
         # Seen before (a redelivery, or the Timer got there first): its incident may still owe the email.
@@ -113,8 +117,9 @@ def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport
     decision = decide.decide(job, services.tell_operations)
     if not decision.tell:
         log.info("Alert %s: no email, %s", alert.short_id, decision.reason)
-        return None
-    return record(services, job, report, detailed=True, extra_codes=(code,) if code else (), items=items)
+        return f"no email: {decision.reason}"  # decided like the Timer: the jobs API has the last word
+    incident = record(services, job, report, detailed=True, extra_codes=(code,) if code else (), items=items)
+    return incident if incident is not None else "no email: told already"
 
 
 def unsettled(services: Services, key: str) -> None:
