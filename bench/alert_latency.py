@@ -33,6 +33,7 @@ from backup_events import bootstrap
 from backup_events.adapters.arm_jobs import RecoveryServicesJobSource
 from backup_events.adapters.eventgrid_publisher import EventGridPublisher
 from backup_events.app import alert_path, relay
+from backup_events.app.services import EventEnvelope
 from backup_events.dev import local_azurite
 from backup_events.settings import Settings
 from bench.throughput import (
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             relayed = time.perf_counter()
             assert answer.status == 202, answer
             event = topic.events[-1]
-            outcome = alert_path.handle_alert_event(services, services.EventEnvelope(event["id"], event["type"], event["data"]))
+            outcome = alert_path.handle_alert_event(services, EventEnvelope(event["id"], event["type"], event["data"]))
             assert outcome == "told", outcome
             return relayed - started, time.perf_counter() - relayed
 

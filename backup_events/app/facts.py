@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -84,21 +86,26 @@ def _encode(value: Any) -> Any:
 
 
 def _decode(kind: Any, value: Any) -> Any:
-    if value is None:
-        return None
+    return None if value is None else _decoder(kind)(value)
+
+
+@functools.cache
+def _decoder(kind: Any) -> Callable[[Any], Any]:
+    """How to decode a non-None value of type ``kind``, worked out once per type: resolving a dataclass's type hints
+    (``typing.get_type_hints`` evaluates every string annotation) cost more than the decoding itself."""
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
-        return _decode(next(k for k in typing.get_args(kind) if k is not type(None)), value)
+        return _decoder(next(k for k in typing.get_args(kind) if k is not type(None)))
     if typing.get_origin(kind) is tuple:
         (element, *_) = typing.get_args(kind)
-        return tuple(_decode(element, v) for v in value)
+        return lambda value: tuple(_decode(element, v) for v in value)
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
-        fields = {f.name: _decode(hints[f.name], value[f.name]) for f in dataclasses.fields(kind) if f.name in value}
-        return kind(**fields)
+        plan = tuple((f.name, hints[f.name]) for f in dataclasses.fields(kind))
+        return lambda value: kind(**{name: _decode(hint, value[name]) for name, hint in plan if name in value})
     if kind is datetime:
-        return datetime.fromisoformat(value)
+        return datetime.fromisoformat
     if kind is timedelta:
-        return timedelta(seconds=value)
+        return lambda value: timedelta(seconds=value)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        return kind(value)
-    return value
+        return kind
+    return lambda value: value
