@@ -23,12 +23,13 @@ def poll_backup_jobs(timer: func.TimerRequest) -> None:
 
 @app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def relay_backup_alert(req: func.HttpRequest) -> func.HttpResponse:
-    """The action group's webhook: check a built-in Backup alert and publish it to the Event Grid topic."""
+    """The action group's secure webhook: check its Entra token, then the built-in Backup alert, and publish it."""
     from backup_events import bootstrap
     from backup_events.app import relay
 
-    answer = relay.relay_alert(bootstrap.relay_publisher(), req.get_body())
-    return func.HttpResponse(answer.message, status_code=answer.status, mimetype="text/plain")
+    tokens = bootstrap.relay_token_validator()
+    answer = relay.relay_webhook(tokens, req.headers.get("Authorization"), bootstrap.relay_publisher(), req.get_body())
+    return func.HttpResponse(answer.message, status_code=answer.status, headers=dict(answer.headers), mimetype="text/plain")
 
 
 @app.event_grid_trigger(arg_name="event")

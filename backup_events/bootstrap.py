@@ -17,7 +17,7 @@ from backup_events import logs
 from backup_events.app.services import Services
 from backup_events.domain import remediation
 from backup_events.domain.incidents import Policy
-from backup_events.ports import IncidentStore, JobSource, Mailer, Publisher
+from backup_events.ports import IncidentStore, JobSource, Mailer, Publisher, TokenValidator
 from backup_events.settings import Settings
 
 _ARM_RETRY_BUDGET_SECONDS = 120.0
@@ -148,6 +148,21 @@ def relay_publisher() -> Publisher | None:
     """The relay's publisher, built on first use from the app settings."""
     settings = Settings.from_environ(_environ())
     return publisher(settings, functools.cache(functools.partial(credential, settings)))
+
+
+def token_validator(settings: Settings) -> TokenValidator | None:
+    """The relay's check of the action group's Entra token; None (every call refused) unless audience and tenant are set."""
+    if not settings.relay_audience or not settings.relay_tenant_id:
+        return None
+    from backup_events.adapters.entra_tokens import EntraTokenValidator  # noqa: PLC0415
+
+    return EntraTokenValidator(tenant_id=settings.relay_tenant_id, audience=settings.relay_audience)
+
+
+@functools.cache
+def relay_token_validator() -> TokenValidator | None:
+    """The relay's token validator, built on first use from the app settings; kept, so the tenant's keys stay cached."""
+    return token_validator(Settings.from_environ(_environ()))
 
 
 @functools.cache

@@ -9,7 +9,8 @@ BackupEventsError
 ├── PublishError         the relay could not publish an alert to Event Grid; the action group retries
 ├── RunFailedError       a run finished but some jobs could not be told; raised so the host marks it failed
 ├── IncidentsBusyError   an incident kept changing under us; its job is left for the next run
-└── AzuriteUnavailable   dev/tests only: the local Azurite emulator is not installed or did not start
+├── AzuriteUnavailable   dev/tests only: the local Azurite emulator is not installed or did not start
+└── UnauthorizedError    a call to the relay without a valid Entra token for it; says why, never quotes the token
 """
 
 from __future__ import annotations
@@ -73,3 +74,16 @@ class IncidentsBusyError(BackupEventsError):
 
 class AzuriteUnavailable(BackupEventsError):
     """Azurite is not installed or did not start (demo and tests only); the message says what to do."""
+
+
+class UnauthorizedError(BackupEventsError):
+    """A call to the relay did not carry a valid Entra token from the action groups' app; nothing of it is used.
+
+    The message is a short reason (missing, expired, wrong audience, …) that never quotes the token or its claims.
+    ``retryable`` is True when the token could not be checked at all (the tenant's signing keys were unreachable):
+    the caller should answer "retry later", not "unauthorized".
+    """
+
+    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+        self.retryable = retryable
+        super().__init__(reason)

@@ -66,6 +66,17 @@ class Publisher(Protocol):
         ...
 
 
+class TokenValidator(Protocol):
+    """Checks the bearer token of a call to the relay (the action group's secure webhook, Microsoft Entra)."""
+
+    def check(self, authorization: str | None) -> None:
+        """Return when ``authorization`` (the request's Authorization header, None when absent) is a valid token.
+
+        Raises ``UnauthorizedError`` with a short reason that never quotes the token.
+        """
+        ...
+
+
 class IncidentStore(Protocol):
     """Incidents and the jobs counted into them, shared by every instance; shaped by the domain, not by storage.
 

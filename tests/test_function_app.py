@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import azure.functions as func
@@ -13,11 +16,15 @@ import function_app
 from backup_events import bootstrap
 from backup_events.errors import ConfigurationError
 from tests.function_index import bindings
+from tests.loopback.jwks import AUDIENCE, TENANT_ID, JwksStandIn, unsigned
 
 
 @pytest.fixture(autouse=True)
-def fresh_services() -> None:
+def fresh_services() -> Iterator[None]:
     bootstrap.services.cache_clear()
+    bootstrap.relay_token_validator.cache_clear()
+    yield
+    bootstrap.relay_token_validator.cache_clear()
 
 
 def test_timer_is_indexed_with_the_schedule_from_an_app_setting() -> None:
@@ -50,7 +57,7 @@ def test_indexing_function_app_loads_neither_the_sdks_nor_the_package() -> None:
     probe = (
         "import sys, function_app; "
         "heavy = [m for m in sys.modules if m.startswith(('azure.identity', 'azure.mgmt', 'azure.data', "
-        "'azure.communication', 'azure.eventgrid', 'azure.core', 'jinja2', 'backup_events'))]; "
+        "'azure.communication', 'azure.eventgrid', 'azure.core', 'jinja2', 'jwt', 'cryptography', 'backup_events'))]; "
         "print(','.join(sorted(heavy)))"
     )
     root = Path(function_app.__file__).parent
@@ -60,3 +67,75 @@ def test_indexing_function_app_loads_neither_the_sdks_nor_the_package() -> None:
 
 def test_function_app_is_a_functions_app() -> None:
     assert isinstance(function_app.app, func.FunctionApp)
+
+
+# --- the relay function: its Entra token first, with real azure.functions requests ------------------------------
+
+BODY_MARKER = "body-marker-5c1e"
+
+
+def alert_request(headers: dict[str, str], body: bytes | None = None) -> func.HttpRequest:
+    if body is None:
+        alert = json.loads((Path(__file__).parent / "data" / "alert-vm-backup-failure.json").read_text(encoding="utf-8"))
+        alert["data"]["essentials"]["description"] = BODY_MARKER
+        body = json.dumps(alert).encode()
+    return func.HttpRequest(method="POST", url="/api/alerts", body=body, headers={"Content-Type": "application/json", **headers})
+
+
+@pytest.fixture
+def relay_auth(app_settings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The relay's auth settings on top of the local app settings."""
+    monkeypatch.setenv("BACKUP_RELAY_AUDIENCE", AUDIENCE)
+    monkeypatch.setenv("BACKUP_RELAY_TENANT_ID", TENANT_ID)
+
+
+@pytest.mark.parametrize(
+    "relay_settings",
+    [{}, {"BACKUP_RELAY_AUDIENCE": AUDIENCE}, {"BACKUP_RELAY_TENANT_ID": TENANT_ID}],
+    ids=["neither", "audience-only", "tenant-only"],
+)
+def test_relay_function_without_both_auth_settings_refuses_every_call_with_503(
+    app_settings: Path, monkeypatch: pytest.MonkeyPatch, relay_settings: dict[str, str]
+) -> None:
+    for name, value in relay_settings.items():
+        monkeypatch.setenv(name, value)
+    for headers in ({}, {"Authorization": f"Bearer {unsigned(JwksStandIn().claims())}"}):
+        response = function_app.relay_backup_alert(alert_request(headers))
+        assert (response.status_code, response.get_body()) == (503, b"relay auth not configured")
+
+
+def test_relay_function_without_a_token_answers_401_before_reading_the_body(
+    relay_auth: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        response = function_app.relay_backup_alert(alert_request({}, body=b"{not json " + BODY_MARKER.encode()))
+    assert response.status_code == 401  # not 400: the body was never parsed
+    assert response.get_body() == b"unauthorized: missing bearer token (Authorization header)"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert BODY_MARKER not in caplog.text
+
+
+@pytest.mark.parametrize("name", ["Authorization", "authorization"])
+def test_relay_function_hands_the_authorization_header_to_the_check(relay_auth: None, name: str) -> None:
+    # An unsigned token is refused for its algorithm, before any key is fetched: proof the header got through.
+    token = unsigned(JwksStandIn().claims())
+    response = function_app.relay_backup_alert(alert_request({name: f"Bearer {token}"}))
+    assert (response.status_code, response.get_body()) == (401, b"unauthorized: token is not RS256-signed")
+    assert token not in response.get_body().decode()
+
+
+@pytest.mark.parametrize(
+    ("authorization", "reason"),
+    [
+        ("Basic dXNlcjpwYXNz", b"unauthorized: the Authorization header is not a bearer token"),
+        ("Bearer not-a-jwt", b"unauthorized: malformed bearer token"),
+        ("", b"unauthorized: missing bearer token (Authorization header)"),
+    ],
+)
+def test_relay_function_refuses_what_is_no_token_with_401_and_logs_nothing_of_the_body(
+    relay_auth: None, caplog: pytest.LogCaptureFixture, authorization: str, reason: bytes
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        response = function_app.relay_backup_alert(alert_request({"Authorization": authorization}))
+    assert (response.status_code, response.get_body()) == (401, reason)
+    assert BODY_MARKER not in caplog.text and "dXNlcjpwYXNz" not in caplog.text

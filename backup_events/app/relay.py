@@ -2,6 +2,9 @@
 
 Azure Backup and Azure Monitor publish no Event Grid events of their own; this is the bridge. It checks the
 alert and publishes it as it came; all enrichment happens in the Event Grid trigger, so the relay answers fast.
+
+The HTTP function calls ``relay_webhook``: the caller's Entra token is checked first (the action group's secure
+webhook, shared reference alerts-and-event-grid.md §9), and only then is the body read by ``relay_alert``.
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from backup_events.errors import MalformedInputError, PublishError
-from backup_events.ports import Publisher
+from backup_events.errors import MalformedInputError, PublishError, UnauthorizedError
+from backup_events.ports import Publisher, TokenValidator
 from backup_events.wire.alerts import parse_alert, read_body
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE_PREFIX = "BackupEvents.AzureMonitorAlert."
+NOT_CONFIGURED = "relay auth not configured"
 
 
 @dataclass(frozen=True)
@@ -24,10 +28,36 @@ class RelayAnswer:
 
     status: int
     message: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def relay_webhook(
+    tokens: TokenValidator | None, authorization: str | None, publisher: Publisher | None, body: bytes
+) -> RelayAnswer:
+    """One call of the action group's webhook: its bearer token first, then the alert (``relay_alert``).
+
+    ``tokens`` None (BACKUP_RELAY_AUDIENCE or BACKUP_RELAY_TENANT_ID unset) refuses every call with 503: the relay is
+    never open. A bad or missing token is 401 with the reason; the body is neither read nor logged, nothing is published.
+    """
+    if tokens is None:
+        log.error("Alert call refused: %s (set BACKUP_RELAY_AUDIENCE and BACKUP_RELAY_TENANT_ID)", NOT_CONFIGURED)
+        return RelayAnswer(503, NOT_CONFIGURED)
+    try:
+        tokens.check(authorization)
+    except UnauthorizedError as exc:
+        if exc.retryable:
+            log.error("Alert call not checked: %s", exc)
+            return RelayAnswer(503, f"could not check the token: {exc}; retry later")
+        log.warning("Alert call refused: %s", exc)
+        return RelayAnswer(401, f"unauthorized: {exc}", (("WWW-Authenticate", 'Bearer error="invalid_token"'),))
+    return relay_alert(publisher, body)
 
 
 def relay_alert(publisher: Publisher | None, body: bytes) -> RelayAnswer:
-    """Check one alert and publish it; 202 when published, 400 naming the problem, 503 to be retried."""
+    """Check one alert and publish it; 202 when published, 400 naming the problem, 503 to be retried.
+
+    Only for a caller already authenticated (``relay_webhook``); the HTTP function never calls it directly.
+    """
     try:
         payload = read_body(body)
         alert = parse_alert(payload)

@@ -9,7 +9,9 @@ the alert and the Timer meet on the same ledger key.
 from __future__ import annotations
 
 import json
+import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +26,19 @@ from backup_events.wire.jobs import parse_time
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
 MONITORING_SERVICE = "Azure Backup"
 MAX_ALERT_BYTES = 256 * 1024  # the common alert schema's documented maximum
+MAX_DEPTH = 64  # a common-schema alert nests about six deep; anything past this is not an alert
+MAX_NUMBER_DIGITS = 100
+CONDITIONS = ("Fired", "Resolved")
+_GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_ALERT_ID = re.compile(rf"/subscriptions/{_GUID}/providers/Microsoft\.AlertsManagement/alerts/{_GUID}", re.IGNORECASE)
+# Azure's naming rules: a vault is 2-50 letters, digits and hyphens starting with a letter; a resource group is
+# 1-90 letters or digits (Unicode ones too), periods, underscores, hyphens and parentheses, not ending in a period.
+_VAULT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,49}")
+_GROUP_PUNCTUATION = frozenset("._-()")
+_LETTER_OR_DIGIT = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nd"})  # .NET's Char.IsLetterOrDigit, which Azure applies
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # json.loads pairs good surrogate escapes; what remains is a lone one
+_STRUCTURE = re.compile(r'["\\\[\]{}]')  # what the nesting scan needs to see: quotes, backslashes, brackets
+_MAX_INT = 10**MAX_NUMBER_DIGITS
 _AKA_CODE = re.compile(r"aka\.ms/AB-([A-Za-z][A-Za-z0-9]+)", re.IGNORECASE)
 _WORKLOADS = {
     "azurevm": Workload.AZURE_VM,
@@ -88,16 +103,101 @@ class BackupAlert:
 
 
 def read_body(body: bytes) -> Mapping[str, Any]:
-    """The relay's first check: size and JSON. Raises ``MalformedInputError`` saying which."""
+    """The relay's first check: size, JSON, and JSON's limits. Raises ``MalformedInputError`` saying which.
+
+    The limits (``check_document``) are enforced while parsing: nesting is measured on the text before the parser
+    recurses, and a number too long to be an alert's is refused before Python converts it.
+    """
     if len(body) > MAX_ALERT_BYTES:
         raise MalformedInputError(f"body is {len(body)} bytes; a common-schema alert is at most {MAX_ALERT_BYTES}")
     try:
-        payload = json.loads(body)
+        text = body.decode(json.detect_encoding(body))
+        _check_nesting(text)
+        payload = json.loads(text, parse_constant=_refuse_constant, parse_int=_parse_int, parse_float=_parse_float)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedInputError(f"body is not JSON: {exc}") from None
+    except RecursionError:  # not reached after _check_nesting; kept so deep input can never become a 500
+        raise MalformedInputError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(payload, Mapping):
         raise MalformedInputError("body is not a JSON object")
+    check_document(payload)
     return payload
+
+
+def check_document(document: Any) -> None:
+    """JSON's limits on an already parsed document (the Event Grid trigger's data; the relay's body once more).
+
+    Refused: nesting deeper than ``MAX_DEPTH``; integers longer than ``MAX_NUMBER_DIGITS`` digits; NaN and the
+    infinities; strings (keys too) holding a lone UTF-16 surrogate, which no UTF-8 writer can encode.
+    """
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                raise MalformedInputError("a lone UTF-16 surrogate in a JSON string")
+        elif isinstance(node, bool):
+            continue
+        elif isinstance(node, int):
+            if abs(node) >= _MAX_INT:
+                raise MalformedInputError(f"a JSON integer longer than {MAX_NUMBER_DIGITS} digits")
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise MalformedInputError("NaN and Infinity are not JSON numbers")
+        elif isinstance(node, (Mapping, list, tuple)):
+            if depth > MAX_DEPTH:
+                raise MalformedInputError(f"JSON nested deeper than {MAX_DEPTH} levels")
+            if isinstance(node, Mapping):
+                stack.extend((key, depth) for key in node)
+                stack.extend((value, depth + 1) for value in node.values())
+            else:
+                stack.extend((value, depth + 1) for value in node)
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse JSON text nested deeper than ``MAX_DEPTH``, in one linear pass that skips over strings.
+
+    Until the first syntax error the scan sees the text as the parser does, so the parser never recurses deeper.
+    """
+    depth = 0
+    in_string = False
+    escaped = -1  # the position of the character after a backslash inside a string
+    for match in _STRUCTURE.finditer(text):
+        char, at = match.group(), match.start()
+        if in_string:
+            if at == escaped:
+                continue
+            if char == "\\":
+                escaped = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise MalformedInputError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        elif char in "]}":
+            depth -= 1
+
+
+def _refuse_constant(literal: str) -> Any:
+    raise MalformedInputError(f"{literal} is not a JSON number")  # literal is one of NaN, Infinity, -Infinity
+
+
+def _parse_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise MalformedInputError(f"a JSON integer longer than {MAX_NUMBER_DIGITS} digits")
+    return int(literal)
+
+
+def _parse_float(literal: str) -> float:
+    if sum(c.isdigit() for c in literal) > MAX_NUMBER_DIGITS:
+        raise MalformedInputError(f"a JSON number longer than {MAX_NUMBER_DIGITS} digits")
+    value = float(literal)
+    if not math.isfinite(value):
+        raise MalformedInputError("a JSON number out of range")
+    return value
 
 
 def _text(mapping: Mapping[str, Any], key: str, field: str, *, required: bool = True) -> str:
@@ -113,9 +213,50 @@ def _text(mapping: Mapping[str, Any], key: str, field: str, *, required: bool = 
 
 def _object(mapping: Mapping[str, Any], key: str, field: str) -> Mapping[str, Any]:
     value = mapping.get(key)
-    if not isinstance(value, Mapping):
+    if value is None:
         raise MalformedInputError(f"missing {field}", field=field)
+    if not isinstance(value, Mapping):
+        raise MalformedInputError(f"{field} is not an object", field=field)
     return value
+
+
+def _alert_id(essentials: Mapping[str, Any]) -> str:
+    field = "data.essentials.alertId"
+    alert_id = _text(essentials, "alertId", field)
+    if not _ALERT_ID.fullmatch(alert_id):
+        raise MalformedInputError(
+            "alertId is not /subscriptions/<guid>/providers/Microsoft.AlertsManagement/alerts/<guid>", field=field
+        )
+    return alert_id
+
+
+def _condition(essentials: Mapping[str, Any]) -> str:
+    field = "data.essentials.monitorCondition"
+    condition = _text(essentials, "monitorCondition", field)
+    for known in CONDITIONS:
+        if condition.casefold() == known.casefold():
+            return known
+    raise MalformedInputError("monitorCondition is neither Fired nor Resolved", field=field)
+
+
+def _vault(targets: Any) -> dict[str, str]:
+    field = "data.essentials.alertTargetIDs"
+    if not isinstance(targets, list) or not targets or not isinstance(targets[0], str):
+        raise MalformedInputError("missing the vault id", field=field)
+    try:
+        vault = parse_vault_id(targets[0])
+    except MalformedInputError:
+        raise MalformedInputError(f"alert target {targets[0]!r} is not a Recovery Services vault", field=field) from None
+    group = vault["resource_group"]
+    if not (len(group) <= 90 and not group.endswith(".") and all(_group_character(c) for c in group)):
+        raise MalformedInputError("the vault's resource group name breaks Azure's naming rules", field=field)
+    if not _VAULT_NAME.fullmatch(vault["vault_name"]):
+        raise MalformedInputError("the vault name breaks Azure's naming rules", field=field)
+    return vault
+
+
+def _group_character(char: str) -> bool:
+    return char in _GROUP_PUNCTUATION or unicodedata.category(char) in _LETTER_OR_DIGIT
 
 
 def _optional_object(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -131,7 +272,11 @@ def _workload(context: Mapping[str, Any]) -> Workload:
 
 
 def parse_alert(payload: Mapping[str, Any]) -> BackupAlert:
-    """Read a common-schema Azure Backup alert; ``MalformedInputError`` names the first missing field."""
+    """Read a common-schema Azure Backup alert; ``MalformedInputError`` names the first missing field.
+
+    JSON's limits (``check_document``) are checked first, so the Event Grid trigger refuses what the relay refuses.
+    """
+    check_document(payload)
     if payload.get("schemaId") != SCHEMA_ID:
         raise MalformedInputError(
             f"not a common-schema alert (schemaId {payload.get('schemaId')!r}, expected {SCHEMA_ID!r}); "
@@ -145,17 +290,11 @@ def parse_alert(payload: Mapping[str, Any]) -> BackupAlert:
         raise MalformedInputError(
             f"not an Azure Backup alert (monitoringService {service!r})", field="data.essentials.monitoringService"
         )
-    context = _optional_object(data, "alertContext")
+    alert_id = _alert_id(essentials)
+    condition = _condition(essentials)
+    context = _object(data, "alertContext", "data.alertContext")
     extended = _optional_object(context, "extendedInfo")
-    targets = essentials.get("alertTargetIDs")
-    if not isinstance(targets, list) or not targets or not isinstance(targets[0], str):
-        raise MalformedInputError("missing the vault id", field="data.essentials.alertTargetIDs")
-    try:
-        vault = parse_vault_id(targets[0])
-    except MalformedInputError:
-        raise MalformedInputError(
-            f"alert target {targets[0]!r} is not a Recovery Services vault", field="data.essentials.alertTargetIDs"
-        ) from None
+    vault = _vault(essentials.get("alertTargetIDs"))
     actions = str(extended.get("recommendedActions") or "").strip()
     origin = _text(essentials, "originAlertId", "data.essentials.originAlertId", required=False)
     job_name = str(extended.get("jobId") or "").strip() or None
@@ -167,10 +306,10 @@ def parse_alert(payload: Mapping[str, Any]) -> BackupAlert:
     fired = _text(essentials, "firedDateTime", "data.essentials.firedDateTime", required=False)
     parse_time(fired, "data.essentials.firedDateTime")
     return BackupAlert(
-        alert_id=_text(essentials, "alertId", "data.essentials.alertId"),
+        alert_id=alert_id,
         rule=_text(essentials, "alertRule", "data.essentials.alertRule", required=False) or "Backup alert",
         category=str(context.get("category") or ("Jobs" if job_name else "Unknown")),
-        condition=_text(essentials, "monitorCondition", "data.essentials.monitorCondition"),
+        condition=condition,
         severity=_text(essentials, "severity", "data.essentials.severity", required=False),
         vault_id=vault["vault_id"],
         vault_name=vault["vault_name"],

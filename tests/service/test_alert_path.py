@@ -6,6 +6,7 @@ import copy
 import email
 import email.policy
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import pytest
 from azure.core.credentials import AccessToken
 
 import function_app
+from backup_events import bootstrap
+from backup_events.adapters.entra_tokens import EntraTokenValidator
 from backup_events.adapters.eventgrid_publisher import EventGridPublisher
 from backup_events.adapters.outbox_mailer import OutboxMailer
 from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
@@ -24,6 +27,7 @@ from backup_events.errors import RunFailedError
 from tests.conftest import Clock, load
 from tests.function_index import bindings
 from tests.loopback.eventgrid import EventGridTopicStandIn
+from tests.loopback.jwks import AUDIENCE, TENANT_ID, JwksStandIn
 from tests.service.test_poll_jobs import BrokenVaultSource, FlakyMailer, emails_in, services
 
 SAMPLE_VM_JOB = bundled_jobs()[0]  # vm-app-02, UserErrorGuestAgentStatusUnavailable, in rsv-prod-weu
@@ -142,12 +146,23 @@ def test_an_unreachable_vault_still_gets_its_alert_told(table: Any, tmp_path: Pa
     assert alert_path.handle_alert_event(svc, envelope(alert_for(SAMPLE_VM_JOB))) == "told"
 
 
-def test_relay_publishes_the_alert_and_the_trigger_tells_it(table: Any, tmp_path: Path, clock: Clock) -> None:
+@pytest.fixture
+def jwks() -> Iterator[JwksStandIn]:
+    with JwksStandIn() as server:
+        yield server
+
+
+def validator(jwks: JwksStandIn) -> EntraTokenValidator:
+    """The relay's real token check, fetching the tenant's keys from the stand-in."""
+    return EntraTokenValidator(tenant_id=TENANT_ID, audience=AUDIENCE, authority=jwks.authority, connection_verify=jwks.ca_path)
+
+
+def test_relay_publishes_the_alert_and_the_trigger_tells_it(table: Any, tmp_path: Path, clock: Clock, jwks: JwksStandIn) -> None:
     alert = alert_for(SAMPLE_VM_JOB)
     with EventGridTopicStandIn(token="t0ken") as topic:
         publisher = EventGridPublisher(endpoint=topic.endpoint, credential=StaticToken("t0ken"), connection_verify=topic.ca_path)
-        answer = relay.relay_alert(publisher, json.dumps(alert).encode())
-        assert (answer.status, topic.errors) == (202, [])
+        answer = relay.relay_webhook(validator(jwks), f"Bearer {jwks.mint()}", publisher, json.dumps(alert).encode())
+        assert (answer.status, topic.errors, jwks.errors) == (202, [], [])
         (event,) = topic.events
     assert event["type"] == "BackupEvents.AzureMonitorAlert.Fired"
     assert event["subject"] == SAMPLE_VM_JOB["name"]
@@ -155,25 +170,99 @@ def test_relay_publishes_the_alert_and_the_trigger_tells_it(table: Any, tmp_path
     assert len(emails_in(tmp_path)) == 1
 
 
-def test_relay_answers_503_when_the_topic_refuses_so_the_action_group_retries() -> None:
+def test_relay_answers_503_when_the_topic_refuses_so_the_action_group_retries(jwks: JwksStandIn) -> None:
     with EventGridTopicStandIn(token="t0ken") as topic:
         topic.fail(10, status=503)
         publisher = EventGridPublisher(endpoint=topic.endpoint, credential=StaticToken("t0ken"), connection_verify=topic.ca_path)
-        assert relay.relay_alert(publisher, json.dumps(alert_for(SAMPLE_VM_JOB)).encode()).status == 503
+        body = json.dumps(alert_for(SAMPLE_VM_JOB)).encode()
+        assert relay.relay_webhook(validator(jwks), f"Bearer {jwks.mint()}", publisher, body).status == 503
 
 
-def test_relay_with_a_wrong_token_is_refused_by_the_topic() -> None:
+def test_relay_with_a_wrong_token_is_refused_by_the_topic(jwks: JwksStandIn) -> None:
     with EventGridTopicStandIn(token="right") as topic:
         publisher = EventGridPublisher(endpoint=topic.endpoint, credential=StaticToken("wrong"), connection_verify=topic.ca_path)
-        assert relay.relay_alert(publisher, json.dumps(alert_for(SAMPLE_VM_JOB)).encode()).status == 503
+        body = json.dumps(alert_for(SAMPLE_VM_JOB)).encode()
+        assert relay.relay_webhook(validator(jwks), f"Bearer {jwks.mint()}", publisher, body).status == 503
         assert topic.events == []
+
+
+def limit_breaking(kind: str) -> bytes:
+    """An alert body past one of the relay's input limits."""
+    alert = alert_for(SAMPLE_VM_JOB)
+    essentials, text = alert["data"]["essentials"], json.dumps(alert)
+    if kind == "deep":  # the alert is level 1 and data level 2: 63 arrays in data make 65
+        return text.replace('"data": {', '"data": {"padding": ' + "[" * 63 + "]" * 63 + ", ", 1).encode()
+    if kind == "long-integer":
+        return text.replace('"occurrenceCount": 1', '"occurrenceCount": 1' + "0" * 100).encode()
+    if kind == "lone-surrogate":
+        return text.replace('"description": "', '"description": "\\ud800', 1).encode()  # the escape, as JSON text
+    if kind == "nan":
+        return text.replace('"occurrenceCount": 1', '"occurrenceCount": NaN').encode()
+    if kind == "infinity":
+        return text.replace('"occurrenceCount": 1', '"occurrenceCount": -Infinity').encode()
+    if kind == "condition":
+        essentials["monitorCondition"] = "Acknowledged"
+    elif kind == "context":
+        alert["data"]["alertContext"] = [alert["data"]["alertContext"]]
+    elif kind == "alert-id":
+        essentials["alertId"] = "/subscriptions/x/providers/Microsoft.AlertsManagement/alerts/7d1f2a3b"
+    elif kind == "vault-name":
+        essentials["alertTargetIDs"] = [essentials["alertTargetIDs"][0] + "_1"]
+    elif kind == "resource-group":
+        essentials["alertTargetIDs"] = [
+            essentials["alertTargetIDs"][0].replace("/resourcegroups/rg-backup-weu/", "/resourcegroups/rg.backup./")
+        ]
+    return json.dumps(alert).encode()
+
+
+LIMITS = [
+    ("deep", "JSON nested deeper than 64 levels"),
+    ("long-integer", "a JSON integer longer than 100 digits"),
+    ("lone-surrogate", "a lone UTF-16 surrogate in a JSON string"),
+    ("nan", "NaN is not a JSON number"),
+    ("infinity", "-Infinity is not a JSON number"),
+    ("condition", "monitorCondition is neither Fired nor Resolved"),
+    ("context", "data.alertContext is not an object"),
+    ("alert-id", "alertId is not /subscriptions/<guid>/providers/Microsoft.AlertsManagement/alerts/<guid>"),
+    ("vault-name", "the vault name breaks Azure's naming rules"),
+    ("resource-group", "the vault's resource group name breaks Azure's naming rules"),
+]
+
+
+@pytest.mark.parametrize(("kind", "reason"), LIMITS, ids=[k for k, _ in LIMITS])
+def test_relay_refuses_a_body_past_its_limits_with_400_and_publishes_nothing(jwks: JwksStandIn, kind: str, reason: str) -> None:
+    with EventGridTopicStandIn(token="t0ken") as topic:
+        publisher = EventGridPublisher(endpoint=topic.endpoint, credential=StaticToken("t0ken"), connection_verify=topic.ca_path)
+        answer = relay.relay_webhook(validator(jwks), f"Bearer {jwks.mint()}", publisher, limit_breaking(kind))
+        assert answer.status == 400
+        assert answer.message.startswith(f"rejected: {reason}") and "\n" not in answer.message
+        assert topic.requests == []
+
+
+@pytest.mark.parametrize(("kind", "reason"), LIMITS, ids=[k for k, _ in LIMITS])
+def test_the_trigger_acknowledges_an_event_past_the_limits_and_sends_nothing(
+    table: Any, tmp_path: Path, clock: Clock, kind: str, reason: str
+) -> None:
+    data = json.loads(limit_breaking(kind))  # as the host's get_json() reads it: NaN, 101 digits, "\ud800" all pass
+    outcome = alert_path.handle_alert_event(services(table, tmp_path, clock), envelope(data))
+    parsed_reason = "NaN and Infinity are not JSON numbers" if kind in ("nan", "infinity") else reason
+    assert outcome.startswith(f"rejected: {parsed_reason}")
+    assert emails_in(tmp_path) == []
+
+
+def test_the_limit_breaking_bodies_differ_from_a_good_one_only_by_their_flaw(jwks: JwksStandIn) -> None:
+    with EventGridTopicStandIn(token="t0ken") as topic:
+        publisher = EventGridPublisher(endpoint=topic.endpoint, credential=StaticToken("t0ken"), connection_verify=topic.ca_path)
+        answer = relay.relay_webhook(validator(jwks), f"Bearer {jwks.mint()}", publisher, limit_breaking("none"))
+        assert answer.status == 202 and len(topic.events) == 1
 
 
 # --- the decorated functions, called with real azure.functions objects ---------------------------------
 
 
-def http_request(body: bytes) -> func.HttpRequest:
-    return func.HttpRequest(method="POST", url="/api/alerts", body=body, headers={"Content-Type": "application/json"})
+def http_request(body: bytes, authorization: str | None = None) -> func.HttpRequest:
+    headers = {"Content-Type": "application/json"} | ({"Authorization": authorization} if authorization is not None else {})
+    return func.HttpRequest(method="POST", url="/api/alerts", body=body, headers=headers)
 
 
 def test_functions_are_indexed_with_their_bindings() -> None:
@@ -194,16 +283,31 @@ def test_functions_are_indexed_with_their_bindings() -> None:
         (b"{" + b" " * 300_000 + b"}", "at most"),
     ],
 )
-def test_relay_function_rejects_what_is_not_a_backup_alert_with_400(app_settings: Path, body: bytes, says: str) -> None:
-    response = function_app.relay_backup_alert(http_request(body))
-    assert response.status_code == 400
-    assert says in response.get_body().decode()
+def test_relay_rejects_what_is_not_a_backup_alert_with_400(jwks: JwksStandIn, body: bytes, says: str) -> None:
+    # What the function does with a real request, past a good token (the function itself would ask Entra for keys).
+    request = http_request(body, f"Bearer {jwks.mint()}")
+    answer = relay.relay_webhook(validator(jwks), request.headers.get("Authorization"), None, request.get_body())
+    assert answer.status == 400
+    assert says in answer.message
 
 
-def test_relay_function_without_a_topic_answers_503(app_settings: Path) -> None:
-    response = function_app.relay_backup_alert(http_request(json.dumps(alert_for(SAMPLE_VM_JOB)).encode()))
-    assert response.status_code == 503
-    assert "BACKUP_EVENTGRID_TOPIC_ENDPOINT" in response.get_body().decode()
+def test_relay_without_a_topic_answers_503(jwks: JwksStandIn) -> None:
+    request = http_request(json.dumps(alert_for(SAMPLE_VM_JOB)).encode(), f"Bearer {jwks.mint()}")
+    answer = relay.relay_webhook(validator(jwks), request.headers.get("Authorization"), None, request.get_body())
+    assert answer.status == 503
+    assert "BACKUP_EVENTGRID_TOPIC_ENDPOINT" in answer.message
+
+
+def test_relay_function_without_auth_settings_answers_503_even_with_a_topic(
+    app_settings: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKUP_EVENTGRID_TOPIC_ENDPOINT", "https://egt-backup.westeurope-1.eventgrid.azure.net/api/events")
+    bootstrap.relay_token_validator.cache_clear()
+    try:
+        response = function_app.relay_backup_alert(http_request(json.dumps(alert_for(SAMPLE_VM_JOB)).encode(), "Bearer x.y.z"))
+    finally:
+        bootstrap.relay_token_validator.cache_clear()
+    assert (response.status_code, response.get_body()) == (503, b"relay auth not configured")
 
 
 def test_event_grid_schema_event_is_told(app_settings: Path) -> None:
