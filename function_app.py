@@ -28,7 +28,9 @@ def relay_backup_alert(req: func.HttpRequest) -> func.HttpResponse:
     from backup_events.app import relay
 
     tokens = bootstrap.relay_token_validator()
-    answer = relay.relay_webhook(tokens, req.headers.get("Authorization"), bootstrap.relay_publisher(), req.get_body())
+    answer = relay.relay_webhook(
+        tokens, req.headers.get("Authorization"), bootstrap.relay_publisher(), req.get_body(), watches=bootstrap.relay_watches()
+    )
     return func.HttpResponse(answer.message, status_code=answer.status, headers=dict(answer.headers), mimetype="text/plain")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from backup_events import logs
 from backup_events.app.services import Services
 from backup_events.domain import remediation
+from backup_events.domain.ids import watched
 from backup_events.domain.incidents import Policy
 from backup_events.ports import IncidentStore, JobSource, Mailer, Publisher, TokenValidator
 from backup_events.settings import Settings
@@ -146,8 +147,18 @@ def publisher(settings: Settings, credential_factory: Callable[[], Any]) -> Publ
 @functools.cache
 def relay_publisher() -> Publisher | None:
     """The relay's publisher, built on first use from the app settings."""
+    logs.install()
     settings = Settings.from_environ(_environ())
     return publisher(settings, functools.cache(functools.partial(credential, settings)))
+
+
+@functools.cache
+def relay_watches() -> Callable[[str], bool] | None:
+    """Which vaults the relay accepts alerts about: the watched vaults and subscriptions (None locally: any)."""
+    settings = Settings.from_environ(_environ())
+    if not settings.vault_ids and not settings.subscription_ids:
+        return None
+    return functools.partial(watched, vault_ids=settings.vault_ids, subscription_ids=settings.subscription_ids)
 
 
 def token_validator(settings: Settings) -> TokenValidator | None:

@@ -84,6 +84,7 @@ def app_settings(azurite: str, table_name: str, tmp_path: Path, monkeypatch: pyt
 
     bootstrap.services.cache_clear()
     bootstrap.relay_publisher.cache_clear()
+    bootstrap.relay_watches.cache_clear()
     for name, value in {
         "BACKUP_JOBS_SOURCE": "sample",
         "BACKUP_TABLE_CONNECTION_STRING": azurite,
@@ -96,3 +97,4 @@ def app_settings(azurite: str, table_name: str, tmp_path: Path, monkeypatch: pyt
     yield tmp_path
     bootstrap.services.cache_clear()
     bootstrap.relay_publisher.cache_clear()
+    bootstrap.relay_watches.cache_clear()

@@ -10,6 +10,7 @@ webhook, shared reference alerts-and-event-grid.md §9), and only then is the bo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from backup_events.errors import MalformedInputError, PublishError, UnauthorizedError
@@ -32,7 +33,12 @@ class RelayAnswer:
 
 
 def relay_webhook(
-    tokens: TokenValidator | None, authorization: str | None, publisher: Publisher | None, body: bytes
+    tokens: TokenValidator | None,
+    authorization: str | None,
+    publisher: Publisher | None,
+    body: bytes,
+    *,
+    watches: Callable[[str], bool] | None = None,
 ) -> RelayAnswer:
     """One call of the action group's webhook: its bearer token first, then the alert (``relay_alert``).
 
@@ -50,11 +56,12 @@ def relay_webhook(
             return RelayAnswer(503, f"could not check the token: {exc}; retry later")
         log.warning("Alert call refused: %s", exc)
         return RelayAnswer(401, f"unauthorized: {exc}", (("WWW-Authenticate", 'Bearer error="invalid_token"'),))
-    return relay_alert(publisher, body)
+    return relay_alert(publisher, body, watches=watches)
 
 
-def relay_alert(publisher: Publisher | None, body: bytes) -> RelayAnswer:
-    """Check one alert and publish it; 202 when published, 400 naming the problem, 503 to be retried.
+def relay_alert(publisher: Publisher | None, body: bytes, *, watches: Callable[[str], bool] | None = None) -> RelayAnswer:
+    """Check one alert and publish it; 202 when published, 400 naming the problem, 403 for a vault we do not watch,
+    503 to be retried.
 
     Only for a caller already authenticated (``relay_webhook``); the HTTP function never calls it directly.
     """
@@ -64,6 +71,9 @@ def relay_alert(publisher: Publisher | None, body: bytes) -> RelayAnswer:
     except MalformedInputError as exc:
         log.warning("Alert rejected: %s", exc)
         return RelayAnswer(400, f"rejected: {exc}")
+    if watches is not None and not watches(alert.vault_id):
+        log.warning("Alert %s refused: vault %s is not watched", alert.short_id, alert.vault_name)
+        return RelayAnswer(403, "refused: the alert's vault is not one this app watches")
     if publisher is None:
         return RelayAnswer(503, "the relay is off: BACKUP_EVENTGRID_TOPIC_ENDPOINT is not set")
     condition = alert.condition.capitalize()

@@ -353,3 +353,35 @@ def test_three_redeliveries_and_the_timer_give_exactly_one_email_for_the_job(tab
     assert outcomes == ["told", "no email: told already", "no email: told already"]
     assert report.duplicates == 1
     assert len([m for m in emails_in(tmp_path) if "vm-app-02" in m["Subject"]]) == 1
+
+
+def test_relay_refuses_an_alert_about_a_vault_it_does_not_watch_with_403_and_publishes_nothing(jwks: JwksStandIn) -> None:
+    from functools import partial
+
+    from backup_events.domain.ids import watched
+
+    alert = alert_for(SAMPLE_VM_JOB)  # a vault of subscription 3b1f9c2e-…
+    ours = partial(watched, vault_ids=(), subscription_ids=("3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10",))
+    theirs = partial(watched, vault_ids=(), subscription_ids=("11111111-2222-3333-4444-555555555555",))
+    with EventGridTopicStandIn(token="t0ken") as topic:
+        publisher = EventGridPublisher(endpoint=topic.endpoint, credential=StaticToken("t0ken"), connection_verify=topic.ca_path)
+        body = json.dumps(alert).encode()
+        refused = relay.relay_webhook(validator(jwks), f"Bearer {jwks.mint()}", publisher, body, watches=theirs)
+        assert (refused.status, topic.events) == (403, [])
+        assert relay.relay_webhook(validator(jwks), f"Bearer {jwks.mint()}", publisher, body, watches=ours).status == 202
+
+
+def test_the_relay_watches_what_the_settings_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = "/subscriptions/3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v1"
+    for name, value in {
+        "BACKUP_VAULT_IDS": vault,
+        "BACKUP_TABLE_ENDPOINT": "https://st.table.core.windows.net",
+        "BACKUP_MAIL_SENDER": "a@b.example",
+        "BACKUP_MAIL_RECIPIENTS": "c@d.example",
+        "BACKUP_ACS_ENDPOINT": "https://acs.communication.azure.com",
+    }.items():
+        monkeypatch.setenv(name, value)
+    bootstrap.relay_watches.cache_clear()
+    watches = bootstrap.relay_watches()
+    assert watches is not None and watches(vault.lower()) and not watches(vault.replace("/v1", "/v2"))
+    bootstrap.relay_watches.cache_clear()
