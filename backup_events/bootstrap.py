@@ -129,8 +129,8 @@ def build(
         route_tag_domains=settings.route_tag_domains,
         route_tag_replaces=settings.route_tag_mode == "replace",
         tell_operations=settings.tell_operations,
-        vault_ids=settings.vault_ids if settings.jobs_source == "arm" else (),
-        subscription_ids=settings.subscription_ids if settings.jobs_source == "arm" else (),
+        vault_ids=settings.vault_ids,
+        subscription_ids=settings.subscription_ids,
         missed_grace=None if settings.missed_grace_hours is None else timedelta(hours=settings.missed_grace_hours),
     )
 

@@ -707,3 +707,80 @@ def fault_table() -> Iterator[None]:
         f"{facts['nproc']} CPUs ({facts['cpu_model']}), Python {facts['python']}.\n\n"
     )
     (RESULTS / "FAULTS.md").write_text(intro + table + "\n", encoding="utf-8")
+
+
+# --- SIGKILL between claim and send, and between send and settle ------------------------------------------------
+
+CRASH_CASES = [
+    ("job", "claim-send"),
+    ("job", "send-settle"),
+    ("security", "claim-send"),
+    ("security", "send-settle"),
+    ("digest", "claim-send"),
+    ("digest", "send-settle"),
+]
+
+
+@pytest.mark.parametrize(("kind", "point"), CRASH_CASES, ids=[f"{k}-{p}" for k, p in CRASH_CASES])
+def test_an_instance_killed_mid_send_loses_nothing_and_tells_nothing_twice(kind: str, point: str, env: Env) -> None:
+    import subprocess
+    import sys
+
+    from backup_events.adapters.sample_jobs import SampleJobSource, bundled_jobs
+
+    outbox = env.tmp / "outbox"
+    environ = {
+        **settings_environ(env.azurite, env.table, outbox, roomy=ROOMY),
+        "BACKUP_DIGEST_THRESHOLD": "3" if kind == "digest" else str(ROOMY),
+        # the sample world's subscriptions and the security alert's: the vaults this instance watches
+        "BACKUP_SUBSCRIPTION_IDS": "3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10,8e4d2a17-0c9b-4f3e-a1d6-2b5c7e9f0a34,"
+        "00000000-0000-0000-0000-000000000000",
+    }
+    alert = load("alert-security-soft-delete-disabled.json") if kind == "security" else None
+    child = {
+        "now": env.clock().isoformat(),
+        "environ": environ,
+        "point": point,
+        "after": 1 if kind != "job" else 4,
+        "alert": alert,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.crash_child", json.dumps(child)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == -9, done.stderr[-2000:]  # killed for real, mid-send
+    sent_before = len(list(outbox.glob("*.eml")))
+
+    # A healthy instance, once the dead one's claims have outlived their lease, sweeps up (the Timer).
+    env.clock.advance(minutes=16)
+    counting = CountingMailer(OutboxMailer(outbox, clock=env.clock))
+    healthy = bootstrap.build(Settings.from_environ(environ), clock=env.clock, source=SampleJobSource(), mailer_override=counting)
+    poll_jobs(healthy)
+    env.clock.advance(minutes=15)
+    poll_jobs(healthy)  # nothing may be told twice by a later run
+    mail = [(p.read_bytes().decode(errors="replace")) for p in outbox.glob("*.eml")]
+    subjects = [next(line for line in text.splitlines() if line.startswith("Subject:")) for text in mail]
+
+    if kind == "security":
+        items = ["rsv-prod-01"]
+        told = [s for s in subjects if "security alert" in s]
+    else:
+        items = [job["properties"]["entityFriendlyName"] for job in bundled_jobs() if job["properties"]["status"] == "Failed"]
+        told = subjects
+    told_counts = Counter(item for item in items for text in mail if item.split(" [")[0].split("/")[-1] in text)
+    lost = [item for item in items if told_counts[item] == 0]
+    # An email sent twice has one file (its name derives from its key): count the sends, not the files.
+    duplicated = sent_before + len(counting.accepted) - len(mail)
+    assert (lost, duplicated) == ([], 0), (subjects, lost, sent_before, [a.subject for a in counting.accepted])
+    assert told
+    record(
+        f"SIGKILL between {point.replace('-', ' and ')}: {kind} email",
+        f"a real SIGKILL in the child process at its {'first' if kind != 'job' else 'fourth'} send ({point})",
+        jobs=len(items) if kind != "security" else 0,
+        events=1 if kind == "security" else 0,
+        polls=3,
+        emails=len(mail),
+        lost=len(lost),
+        duplicated=duplicated,
+        notes=f"{sent_before} email(s) out before the kill; after the 15-minute lease the Timer "
+        + ("settled it by asking the mailer" if point == "send-settle" else "sent what was claimed"),
+    )
