@@ -24,6 +24,7 @@ from backup_events.app.services import Services
 from backup_events.domain import remediation
 from backup_events.domain.incidents import Policy
 from backup_events.ports import IncidentStore, JobSource, Mailer
+from tests.builders import WATCHED_SUBSCRIPTIONS
 from tests.conftest import Clock
 
 SENDER = "backup-events@example.com"
@@ -37,14 +38,6 @@ BuildServices = Callable[..., Services]
 @functools.cache
 def _catalog() -> remediation.Catalog:
     return remediation.load()
-
-
-WATCHED_SUBSCRIPTIONS = (
-    "3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10",  # the sample world's two subscriptions
-    "8e4d2a17-0c9b-4f3e-a1d6-2b5c7e9f0a34",
-    "00000000-0000-0000-0000-000000000000",  # the alerts' in tests/data
-)
-"""The alert path tells only alerts about watched vaults (``BACKUP_SUBSCRIPTION_IDS`` in Azure)."""
 
 
 def app_services(

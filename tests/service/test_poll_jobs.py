@@ -22,6 +22,7 @@ from backup_events.domain.incidents import Policy
 from backup_events.domain.model import EmailMessage
 from backup_events.errors import DeliveryError, RunFailedError, SourceError
 from backup_events.ports import JobSource, Mailer
+from tests.builders import WATCHED_SUBSCRIPTIONS
 from tests.conftest import Clock
 
 FAILED = sum(1 for job in bundled_jobs() if job["properties"]["status"] == "Failed")
@@ -60,14 +61,6 @@ class BrokenVaultSource(SampleJobSource):
 
 
 ROOMY = Policy(digest_threshold=100, emails_per_run=100)
-
-
-WATCHED_SUBSCRIPTIONS = (
-    "3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10",  # the sample world's two subscriptions
-    "8e4d2a17-0c9b-4f3e-a1d6-2b5c7e9f0a34",
-    "00000000-0000-0000-0000-000000000000",  # the alerts' in tests/data
-)
-"""The alert path tells only alerts about watched vaults (``BACKUP_SUBSCRIPTION_IDS`` in Azure)."""
 
 
 def services(
