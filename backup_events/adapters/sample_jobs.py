@@ -11,8 +11,9 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from backup_events.domain.ids import parse_vault_id, same_resource
+from backup_events.domain.ids import same_resource
 from backup_events.errors import SourceError
+from backup_events.wire.jobs import vault_of_job
 
 
 def bundled() -> dict[str, Any]:
@@ -49,7 +50,7 @@ class SampleJobSource:
     def vault_ids(self) -> list[str]:
         seen: dict[str, str] = {}
         for job in self._jobs:
-            vault_id = parse_vault_id(str(job["id"]))["vault_id"]
+            vault_id = vault_of_job(job) or ""
             seen.setdefault(vault_id.casefold(), vault_id)
         return list(seen.values())
 
@@ -59,7 +60,7 @@ class SampleJobSource:
         wanted = {s.casefold() for s in statuses}
         for job in self._jobs:
             status = str(job.get("properties", {}).get("status", "")).casefold()
-            if same_resource(parse_vault_id(str(job["id"]))["vault_id"], vault_id) and status in wanted:
+            if same_resource(vault_of_job(job) or "", vault_id) and status in wanted:
                 # List items lack extendedInfo on the wire; so do ours, to exercise the details call.
                 yield {**job, "properties": {k: v for k, v in job["properties"].items() if k != "extendedInfo"}}
 

@@ -15,15 +15,19 @@ import json
 import logging
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypedDict
 
-from backup_events.app.services import RunReport
+from backup_events.adapters.sample_jobs import SampleJobSource
+from backup_events.app.services import EventEnvelope, RunReport, Services
 from backup_events.domain import decide, remediation
+from backup_events.domain.incidents import Policy
 from backup_events.domain.model import EmailMessage
-from backup_events.errors import BackupEventsError, CatalogError, ConfigurationError, MalformedInputError
+from backup_events.errors import BackupEventsError, CatalogError, ConfigurationError, MalformedInputError, SourceError
 from backup_events.mail import render
+from backup_events.ports import JobSource
 from backup_events.wire.jobs import normalise_job
 
 DEMO_STATE = Path(".demo")
@@ -89,38 +93,72 @@ def _load_json(path: str) -> Any:
     return read_json(Path(path))
 
 
+class _Kept:
+    """A mailer that keeps what it is handed: ``explain`` shows the email the pipeline writes, and sends nothing."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> str:
+        self.messages.append(message)
+        return "explained"
+
+    def delivered(self, message: EmailMessage) -> bool | None:
+        return False
+
+
+class _NoApi(SampleJobSource):
+    """The jobs source of an explained alert: no API to read its job from, as when the jobs API is down."""
+
+    def job_details(self, job_id: str) -> Mapping[str, Any]:
+        raise SourceError("explain reads no API")
+
+
+def _dry_run(source: JobSource, vault_id: str, run: Callable[[Services], str]) -> EmailMessage | str:
+    """What the real use case ``run`` writes, over a fresh in-memory store and a mailer that keeps the email."""
+    from backup_events.adapters.memory_store import MemoryIncidentStore  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    mailer = _Kept()
+    services = Services(
+        source=source,
+        incidents=MemoryIncidentStore(clock=lambda: now),
+        mailer=mailer,
+        catalog=remediation.load(),
+        clock=lambda: now,
+        lookback=timedelta(days=100 * 365),  # the job's own date, whatever it is
+        policy=Policy(digest_threshold=1_000_000, emails_per_run=1_000_000),
+        missed_grace=None,
+        vault_ids=(vault_id,),
+        **EXAMPLE_ADDRESSING,
+    )
+    outcome = run(services)
+    return mailer.messages[0] if mailer.messages else outcome.removeprefix("no email: ")
+
+
 def explained(document: Any, path: str) -> EmailMessage | str:
-    """The email a document would produce, or the reason there is none."""
+    """The email a document would produce (through the same use cases as the triggers), or the reason there is none."""
+    from backup_events.app import alert_path, poll  # noqa: PLC0415
     from backup_events.wire import alerts, exported  # noqa: PLC0415
 
     document = alerts.unwrap_event(document)
-    catalog = remediation.load()
     if isinstance(document, Mapping) and "schemaId" in document:
-        alert = alerts.parse_alert(document)
-        if alert.resolved:
-            return "the alert was resolved (failures are closed by the next good backup, not by an email)"
-        if not alert.is_job_failure:
-            return render.render_alert(alert, key=f"alert|{alert.alert_id}", **EXAMPLE_ADDRESSING)
-        code = alerts.error_code(alert, catalog)
-        job = alerts.job_from_alert(
-            alert, code=code, note="explain reads no API: in Azure the job's details would add its phase."
-        )
-        diagnosis = catalog.diagnose(job.errors)
-    elif isinstance(document, Mapping) and exported.kind_of(document) == "item":
+        alert = alerts.parse_alert(document)  # a malformed alert is one clear line, exit 2
+        envelope = EventEnvelope("explain", "BackupEvents.AzureMonitorAlert.Fired", document)
+        return _dry_run(_NoApi([]), alert.vault_id, lambda services: alert_path.handle_alert_event(services, envelope))
+    if isinstance(document, Mapping) and exported.kind_of(document) == "item":
         return _item_line(document)
-    elif isinstance(document, Mapping) and "properties" in document:
+    if isinstance(document, Mapping) and "properties" in document:
         job = normalise_job(document)
         decision = decide.decide(job)
         if not decision.tell:
             return decision.reason
-        diagnosis = catalog.diagnose(job.errors)
-    else:
-        raise MalformedInputError(
-            f"{path} is neither a backup job (a JobResource with id, name and properties) nor a Backup alert "
-            "(common alert schema, bare or inside an Event Grid event or CloudEvent)",
-            field="properties",
-        )
-    return render.render_failure(job, diagnosis, key=decide.ledger_key(job), **EXAMPLE_ADDRESSING)
+        return _dry_run(SampleJobSource([document]), job.vault_id, lambda services: str(poll.poll_jobs(services).problems))
+    raise MalformedInputError(
+        f"{path} is neither a backup job (a JobResource with id, name and properties) nor a Backup alert "
+        "(common alert schema, bare or inside an Event Grid event or CloudEvent)",
+        field="properties",
+    )
 
 
 def _item_line(document: Mapping[str, Any]) -> str:
@@ -136,6 +174,8 @@ def _item_line(document: Mapping[str, Any]) -> str:
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    # The use cases log what they would tell an operator of a run ("jobs API unreadable…"); explain has no run.
+    logging.getLogger("backup_events").setLevel(logging.ERROR)
     from backup_events.wire import exported  # noqa: PLC0415
     from backup_events.wire.alerts import unwrap_event  # noqa: PLC0415
 
