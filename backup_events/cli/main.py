@@ -175,7 +175,15 @@ def _item_line(document: Mapping[str, Any]) -> str:
 
 def run_explain(args: argparse.Namespace) -> int:
     # The use cases log what they would tell an operator of a run ("jobs API unreadable…"); explain has no run.
-    logging.getLogger("backup_events").setLevel(logging.ERROR)
+    package = logging.getLogger("backup_events")
+    level, package.level = package.level, logging.ERROR
+    try:
+        return _explain(args)
+    finally:
+        package.setLevel(level)
+
+
+def _explain(args: argparse.Namespace) -> int:
     from backup_events.wire import exported  # noqa: PLC0415
     from backup_events.wire.alerts import unwrap_event  # noqa: PLC0415
 
