@@ -111,7 +111,7 @@ def build(
     logging.getLogger("azure").setLevel(logging.WARNING)
     credential_factory = functools.cache(functools.partial(credential, settings))
     store = store_override or incident_store(settings, credential_factory, clock)
-    return Services(
+    return Services.of(
         source=source or jobs_source(settings, credential_factory),
         incidents=store,
         mailer=mailer_override or mailer(settings, credential_factory, clock),

@@ -473,8 +473,8 @@ def run(vaults: int, jobs_per_vault: int) -> dict[str, Any]:
         if total > roomy:
             # The settings cap both limits at 10,000; above that the bench widens them so every job is still told
             # by the first poll (a per-incident email each), keeping the per-job cost comparable across sizes.
-            services = dataclasses.replace(
-                services, policy=dataclasses.replace(services.policy, digest_threshold=total, emails_per_run=total)
+            services = services.changed(
+                policy=dataclasses.replace(services.config.policy, digest_threshold=total, emails_per_run=total)
             )
             policy_note = f"widened to {total} (settings cap at 10,000)"
 

@@ -31,11 +31,11 @@ def record_vault_alert(services: Services, alert: BackupAlert, report: RunReport
     job_key = (
         f"{alert.vault_id.rstrip('/').casefold()}|alert-{hashlib.sha256(alert.alert_id.casefold().encode()).hexdigest()[:32]}"
     )
-    if (told := services.incidents.incident_of_job(job_key)) is not None:
+    if (told := services.deps.incidents.incident_of_job(job_key)) is not None:
         report.duplicates += 1
         unsettled(services, told)
         return told
-    fired = parse_time(alert.fired, "data.essentials.firedDateTime") or services.clock()
+    fired = parse_time(alert.fired, "data.essentials.firedDateTime") or services.deps.clock()
     key = incident_key(alert.vault_id, alert.vault_name, f"alert:{alert.rule}", job=alert.alert_id)
     incident = Incident(
         key=key,
@@ -54,7 +54,7 @@ def record_vault_alert(services: Services, alert: BackupAlert, report: RunReport
         operation="Security alert" if alert.is_security else "Alert",
         facts=facts.dumps(facts.AlertFacts(alert)),
     )
-    count(report, recording.record_failure(services.incidents, job_key, incident), incident)
+    count(report, recording.record_failure(services.deps.incidents, job_key, incident), incident)
     return key
 
 
@@ -96,15 +96,15 @@ def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport
     Returns the key of the incident it was counted into, or ``no email: <why>``.
     """
     key = decide.ledger_key_of(alert.vault_id, alert.job_name or "")
-    if (told := services.incidents.incident_of_job(key)) is not None:
+    if (told := services.deps.incidents.incident_of_job(key)) is not None:
         # Seen before (a redelivery, or the Timer got there first): its incident may still owe the email.
         report.duplicates += 1
         unsettled(services, told)
         return told
-    code = error_code(alert, services.catalog)
+    code = error_code(alert, services.deps.catalog)
     items = protected_items(services, alert.vault_id)
     try:
-        job = normalise_job(services.source.job_details(f"{alert.vault_id}/backupJobs/{alert.job_name}"))
+        job = normalise_job(services.deps.source.job_details(f"{alert.vault_id}/backupJobs/{alert.job_name}"))
     except (SourceError, MalformedInputError) as exc:
         log.warning("Job %s of alert %s unreadable (%s): telling it from the alert", alert.job_name, alert.short_id, exc)
         job = job_from_alert(alert, code=code, note=f"Built from the alert alone: the job's details could not be read ({exc}).")
@@ -114,7 +114,7 @@ def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport
             None,
         )
         job = replace(job, item_name=named.item) if named else job
-    decision = decide.decide(job, services.tell_operations)
+    decision = decide.decide(job, services.config.tell_operations)
     if not decision.tell:
         log.info("Alert %s: no email, %s", alert.short_id, decision.reason)
         return f"no email: {decision.reason}"  # decided like the Timer: the jobs API has the last word
@@ -125,11 +125,11 @@ def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport
 def unsettled(services: Services, key: str) -> None:
     """A redelivery that finds the email claimed and not settled (an instance is sending it right now) must not be
     acknowledged as told: raise, so Event Grid delivers again. A claim past its lease is taken over by this delivery."""
-    incident = services.incidents.incident(key)
+    incident = services.deps.incidents.incident(key)
     fresh = (
         incident is not None
         and incident.claimed_at is not None
-        and services.clock() - incident.claimed_at <= services.policy.lease
+        and services.deps.clock() - incident.claimed_at <= services.config.policy.lease
     )
     if incident is not None and incident.opened_email == SENDING and fresh:
         raise RunFailedError(f"the email of incident {incident.item} is claimed and not settled yet; deliver again later")

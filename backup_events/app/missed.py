@@ -29,7 +29,7 @@ def check_missed(
     by_item: dict[str, list[Incident]],
 ) -> None:
     """An item behind its policy's schedule opens a missed-backup incident (once per last recovery point)."""
-    if services.missed_grace is None:
+    if services.config.missed_grace is None:
         return
     intervals: dict[str, timedelta | None] = {}
     for key, item in items.items():
@@ -37,19 +37,19 @@ def check_missed(
             continue  # an item with an open incident was told already: no second email for the same gap
         if item.policy_name not in intervals:
             try:
-                intervals[item.policy_name] = backup_interval(services.source.policy(vault_id, item.policy_name))
+                intervals[item.policy_name] = backup_interval(services.deps.source.policy(vault_id, item.policy_name))
             except SourceError as exc:
                 log.warning("Policy %s of %s unavailable: %s", item.policy_name, vault_id, exc)
                 intervals[item.policy_name] = None
         interval = intervals[item.policy_name]
-        if interval is not None and missed_backup(item, interval, now, services.missed_grace):
+        if interval is not None and missed_backup(item, interval, now, services.config.missed_grace):
             record_missed(services, item, interval, now, report)
 
 
 def record_missed(services: Services, item: ProtectedItem, interval: timedelta, now: datetime, report: RunReport) -> None:
     """Open (or count into) the item's missed-backup incident; the same last recovery point counts once."""
     job_key = missed_key(item)
-    if services.incidents.incident_of_job(job_key) is not None:
+    if services.deps.incidents.incident_of_job(job_key) is not None:
         return
     vault_name = parse_vault_id(item.vault_id)["vault_name"]
     incident = Incident(
@@ -68,6 +68,6 @@ def record_missed(services: Services, item: ProtectedItem, interval: timedelta, 
         route_to=tag_route(services, item, {}),
     )
     incident = replace(incident, facts=facts.dumps(facts.MissedFacts(item, interval)))
-    if recording.record_failure(services.incidents, job_key, incident) is Recorded.OPENED:
+    if recording.record_failure(services.deps.incidents, job_key, incident) is Recorded.OPENED:
         report.missed += 1
         log.info("Missed backup: %s in %s has no recovery point since %s", item.item, vault_name, item.last_recovery_point)

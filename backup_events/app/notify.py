@@ -46,21 +46,25 @@ class _Addressing(TypedDict):
 def message_for(services: Services, incident: Incident, kind: str) -> EmailMessage:
     """The email of one kind for one incident, rendered now; the key changes with every reopening and reminder."""
     key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
-    addressing = _Addressing(key=key, sender=services.sender, recipients=services.recipients_of(incident))
+    addressing = _Addressing(key=key, sender=services.config.sender, recipients=services.config.recipients_of(incident))
     if kind != OPENED:
-        return render.render_incident(incident, kind, now=services.clock(), portal_url=services.portal_url, **addressing)
+        return render.render_incident(
+            incident, kind, now=services.deps.clock(), portal_url=services.config.portal_url, **addressing
+        )
     if not incident.facts:  # recorded before incidents kept facts: its email was rendered then
         subject, text, html = unpack_mail(incident.mail)
         return EmailMessage(subject=render.one_line(subject), text=text, html=html, headers=render.headers_for(key), **addressing)
     told = facts.loads(incident.facts)
     if isinstance(told, facts.MissedFacts):
         return render.render_missed(
-            told.item, told.interval, now=incident.opened_at, portal_url=services.portal_url, **addressing
+            told.item, told.interval, now=incident.opened_at, portal_url=services.config.portal_url, **addressing
         )
     if isinstance(told, facts.AlertFacts):
-        return render.render_alert(told.alert, portal_url=services.portal_url, **addressing)
-    diagnosis = services.catalog.diagnose(told.job.errors, extra_codes=told.extra_codes)
-    return render.render_failure(told.job, diagnosis, portal_url=services.portal_url, last_good=told.last_good, **addressing)
+        return render.render_alert(told.alert, portal_url=services.config.portal_url, **addressing)
+    diagnosis = services.deps.catalog.diagnose(told.job.errors, extra_codes=told.extra_codes)
+    return render.render_failure(
+        told.job, diagnosis, portal_url=services.config.portal_url, last_good=told.last_good, **addressing
+    )
 
 
 @dataclass
@@ -78,7 +82,7 @@ class MailBudget:
 def send(services: Services, message: EmailMessage, report: RunReport, budget: MailBudget) -> bool:
     """Hand one email to the mailer; a failure is reported and, when throttled, pauses mail for this run."""
     try:
-        delivery_id = services.mailer.send(message)
+        delivery_id = services.deps.mailer.send(message)
     except Exception as exc:  # whatever breaks one send is that message's problem alone: it is released, owed again
         report.problems.append(f"email {message.subject!r} not sent: {exc}")
         if not isinstance(exc, DeliveryError):
@@ -96,7 +100,7 @@ def send(services: Services, message: EmailMessage, report: RunReport, budget: M
 def send_many(services: Services, wanted: list[tuple[Incident, str]], report: RunReport, budget: MailBudget) -> None:
     """Claim a batch of owed emails, send each, then settle them all: two storage round trips a batch."""
     outcomes: list[tuple[Incident, str, bool]] = []
-    claims = recording.claim_emails(services.incidents, wanted, services.clock())
+    claims = recording.claim_emails(services.deps.incidents, wanted, services.deps.clock())
     for (incident, kind), claimed in zip(wanted, claims, strict=True):
         if claimed is None:
             continue  # another instance is sending it
@@ -111,7 +115,7 @@ def send_many(services: Services, wanted: list[tuple[Incident, str]], report: Ru
             report.problems.append(f"email {kind} of {claimed.item} could not be written: {exc}")
             outcomes.append((claimed, kind, False))
             continue
-        if was_sending(incident, kind) and services.mailer.delivered(message):
+        if was_sending(incident, kind) and services.deps.mailer.delivered(message):
             # An instance sent this and died before recording it: record it now instead of sending it twice.
             log.warning("Email %r was sent by an instance that stopped before recording it", message.subject)
             outcomes.append((claimed, kind, True))
@@ -120,7 +124,7 @@ def send_many(services: Services, wanted: list[tuple[Incident, str]], report: Ru
         outcomes.append((claimed, kind, ok))
         report.reminders_sent += ok and kind == REMINDER
         report.recovery_emails += ok and kind == RECOVERED
-    recording.settle_emails(services.incidents, outcomes)
+    recording.settle_emails(services.deps.incidents, outcomes)
 
 
 def send_digest(
@@ -132,25 +136,25 @@ def send_digest(
     the claims over finds the same digest by its key and asks the mailer before sending it again.
     """
     key = digest_key(incidents)
-    now = services.clock()
+    now = services.deps.clock()
     changes = [(i, OPENED) for i in incidents]
-    claims = recording.claim_emails(services.incidents, changes, now, digest=key)
+    claims = recording.claim_emails(services.deps.incidents, changes, now, digest=key)
     claimed = [c for c in claims if c is not None]
     if not claimed:
         return
     if len(claimed) < len(incidents):  # another instance took some: the unit is broken, tell these next run
-        recording.settle_emails(services.incidents, [(c, OPENED, False) for c in claimed])
+        recording.settle_emails(services.deps.incidents, [(c, OPENED, False) for c in claimed])
         report.deferred += len(claimed)
         return
     message = render.render_digest(
-        claimed, key=key, sender=services.sender, recipients=recipients, portal_url=services.portal_url
+        claimed, key=key, sender=services.config.sender, recipients=recipients, portal_url=services.config.portal_url
     )
-    if any(was_sending(i, OPENED) for i in incidents) and services.mailer.delivered(message):
+    if any(was_sending(i, OPENED) for i in incidents) and services.deps.mailer.delivered(message):
         log.warning("Digest %s was sent by an instance that stopped before recording it", key)
-        recording.settle_emails(services.incidents, [(incident, OPENED, True) for incident in claimed])
+        recording.settle_emails(services.deps.incidents, [(incident, OPENED, True) for incident in claimed])
         return
     ok = send(services, message, report, budget)
-    recording.settle_emails(services.incidents, [(incident, OPENED, ok) for incident in claimed])
+    recording.settle_emails(services.deps.incidents, [(incident, OPENED, ok) for incident in claimed])
     report.digests += ok
 
 
@@ -160,12 +164,12 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
     With ``keys`` (the alert path): only those incidents, and at most ``digest_threshold`` emails an hour; past that a
     burst of alerts is a storm, and its emails are left to the next Timer run, which folds them into a digest.
     """
-    now = services.clock()
-    policy = services.policy
+    now = services.deps.clock()
+    policy = services.config.policy
     if keys is None:
-        candidates = services.incidents.owing_email(owing_query(now, policy))
+        candidates = services.deps.incidents.owing_email(owing_query(now, policy))
     else:
-        candidates = [i for k in keys if (i := services.incidents.incident(k)) is not None]
+        candidates = [i for k in keys if (i := services.deps.incidents.incident(k)) is not None]
     due = [(incident, kind) for incident in candidates for kind in emails_due(incident, now, policy)]
     by_digest: dict[str, list[Incident]] = {}  # digests a dead instance left claimed: resumed whole
     by_recipients: dict[tuple[str, ...], list[Incident]] = {}
@@ -173,7 +177,7 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
         if kind == OPENED and incident.digest and was_sending(incident, OPENED):
             by_digest.setdefault(incident.digest, []).append(incident)
         elif kind == OPENED:
-            by_recipients.setdefault(services.recipients_of(incident), []).append(incident)
+            by_recipients.setdefault(services.config.recipients_of(incident), []).append(incident)
     digests = list(by_digest.values())
     singles = [(i, k) for i, k in due if k != OPENED]
     for opened in by_recipients.values():
@@ -185,7 +189,7 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
     budget = MailBudget(_granted(services, now, wanted, alert_path=keys is not None))
     for opened in digests:
         if not budget.spent:
-            send_digest(services, opened, services.recipients_of(opened[0]), report, budget)
+            send_digest(services, opened, services.config.recipients_of(opened[0]), report, budget)
             budget.left -= 1
         else:
             report.deferred += len(opened)
@@ -200,8 +204,8 @@ def _granted(services: Services, now: datetime, wanted: int, *, alert_path: bool
 
     The alert path may use the hour's budget only up to the digest threshold: beyond it, alerts are a storm.
     """
-    hourly, threshold = services.policy.emails_per_hour, services.policy.digest_threshold
+    hourly, threshold = services.config.policy.emails_per_hour, services.config.policy.digest_threshold
     limit = min(hourly, threshold) if alert_path and hourly is not None else threshold if alert_path else hourly
     if limit is None or wanted == 0:
         return wanted
-    return services.incidents.spend_mail(hour_of(now), wanted, limit)
+    return services.deps.incidents.spend_mail(hour_of(now), wanted, limit)

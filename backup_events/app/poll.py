@@ -25,9 +25,9 @@ def poll_vault(services: Services, vault_id: str, since: datetime, until: dateti
     """Record one vault's failures, close its recovered incidents, spot missed backups; skip it if unreadable."""
     report = RunReport(vaults=1)
     try:
-        jobs = list(services.source.jobs(vault_id, since=since, until=until))
-        items = protected_items(services, vault_id) if jobs or services.missed_grace is not None else {}
-        recorded = services.incidents.recorded_jobs(vault_id) if jobs else set()
+        jobs = list(services.deps.source.jobs(vault_id, since=since, until=until))
+        items = protected_items(services, vault_id) if jobs or services.config.missed_grace is not None else {}
+        recorded = services.deps.incidents.recorded_jobs(vault_id) if jobs else set()
         pending: list[tuple[str, Incident]] = []
         tag_routes: dict[str, str] = {}
         for raw in jobs:
@@ -38,7 +38,7 @@ def poll_vault(services: Services, vault_id: str, since: datetime, until: dateti
                 log.exception("Job %s could not be handled", raw.get("id"))
                 report.problems.append(f"job {raw.get('id')}: {type(exc).__name__}: {exc}")
         try:
-            for (_, incident), outcome in zip(pending, recording.record_failures(services.incidents, pending), strict=True):
+            for (_, incident), outcome in zip(pending, recording.record_failures(services.deps.incidents, pending), strict=True):
                 count(report, outcome, incident)
         except Exception as exc:  # the ledger failed: what was not recorded is seen again, and recorded, next run
             log.exception("Jobs of vault %s could not be recorded", vault_id)
@@ -63,15 +63,15 @@ def poll_jobs(services: Services, *, past_due: bool = False) -> RunReport:
     """
     if past_due:
         log.warning("Timer is past due: this run's window still overlaps the missed ones")
-    until = services.clock()
-    since = until - services.lookback
-    vault_ids = services.source.vault_ids()
+    until = services.deps.clock()
+    since = until - services.config.lookback
+    vault_ids = services.deps.source.vault_ids()
     report = RunReport()
-    with ThreadPoolExecutor(max_workers=max(1, min(services.vault_concurrency, len(vault_ids)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(services.config.vault_concurrency, len(vault_ids)))) as pool:
         for vault_report in pool.map(lambda vault_id: poll_vault(services, vault_id, since, until), vault_ids):
             report.add(vault_report)
     notify(services, report)
-    report.expired = services.incidents.expire(until - services.retention, limit=_EXPIRE_PER_RUN)
+    report.expired = services.deps.incidents.expire(until - services.config.retention, limit=_EXPIRE_PER_RUN)
     return report
 
 

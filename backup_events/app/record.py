@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 def details_or_summary(services: Services, summary: BackupJob) -> BackupJob:
     """The job's details (for the phase); the list item when details can't be had this time."""
     try:
-        return normalise_job(services.source.job_details(summary.job_id))
+        return normalise_job(services.deps.source.job_details(summary.job_id))
     except (SourceError, MalformedInputError) as exc:
         log.warning("Details of job %s unavailable (%s); telling it from the list item", summary.job_name, exc)
         return summary
@@ -51,14 +51,14 @@ def prepare_failure(
     deserves is rendered now, while the job is at hand, and kept with the incident until it is sent.
     """
     key = decide.ledger_key(job)
-    if key in recorded if recorded is not None else services.incidents.incident_of_job(key) is not None:
+    if key in recorded if recorded is not None else services.deps.incidents.incident_of_job(key) is not None:
         report.duplicates += 1
         return None
     job = job if detailed else details_or_summary(services, job)
     job = named_as_protected(job, items or {})
-    diagnosis = services.catalog.diagnose(job.errors, extra_codes=extra_codes)
+    diagnosis = services.deps.catalog.diagnose(job.errors, extra_codes=extra_codes)
     code = headline_code(job, diagnosis)
-    when = job.end or job.start or services.clock()
+    when = job.end or job.start or services.deps.clock()
     protected = (items or {}).get(item_key(job.vault_id, job.item_name))
     # A failed restore (or any one-off operation) is told once per job: no reminders, no recovery, and a good
     # backup does not close it. It is born closed, owing only its first email.
@@ -100,24 +100,24 @@ def tag_route(services: Services, item: ProtectedItem | None, cache: dict[str, s
 
     Read once per resource and run; a resource whose tags can't be read is routed as if untagged.
     """
-    if not services.route_tag or item is None or not item.source_resource_id:
+    if not services.config.route_tag or item is None or not item.source_resource_id:
         return ""
     resource = item.source_resource_id.casefold()
     if resource not in cache:
         try:
-            tags = services.source.resource_tags(item.source_resource_id)
+            tags = services.deps.source.resource_tags(item.source_resource_id)
         except SourceError as exc:
             log.warning("Tags of %s unreadable, routing by vault: %s", item.source_resource_id, exc)
             tags = {}
-        value = next((v for k, v in tags.items() if k.casefold() == services.route_tag.casefold()), "")
-        cache[resource] = ",".join(tag_addresses(value, services.route_tag_domains))
+        value = next((v for k, v in tags.items() if k.casefold() == services.config.route_tag.casefold()), "")
+        cache[resource] = ",".join(tag_addresses(value, services.config.route_tag_domains))
     return cache[resource]
 
 
 def protected_items(services: Services, vault_id: str) -> dict[str, ProtectedItem] | None:
     """The vault's protected items by item key, read once per run; None when they can't be read this time."""
     try:
-        raws = services.source.protected_items(vault_id)
+        raws = services.deps.source.protected_items(vault_id)
     except SourceError as exc:
         log.warning("Protected items of %s unavailable this run: %s", vault_id, exc)
         return None
@@ -148,7 +148,7 @@ def record(services: Services, job: BackupJob, report: RunReport, **options: Any
     prepared = prepare_failure(services, job, report, **options)
     if prepared is None:
         return None
-    count(report, recording.record_failure(services.incidents, *prepared), prepared[1])
+    count(report, recording.record_failure(services.deps.incidents, *prepared), prepared[1])
     return prepared[1].key
 
 
@@ -168,7 +168,7 @@ def handle_job(
     except MalformedInputError as exc:
         report.problems.append(f"unreadable job {raw.get('id', '(no id)')}: {exc}")
         return None
-    decision = decide.decide(job, services.tell_operations)
+    decision = decide.decide(job, services.config.tell_operations)
     if not decision.tell:
         log.debug("No email for %s: %s", job.job_name, decision.reason)
         return None

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def open_by_item(services: Services, vault_id: str) -> dict[str, list[Incident]]:
     """The vault's open incidents by item key, read once per run and kept current as incidents close."""
     by_item: dict[str, list[Incident]] = {}
-    for incident in services.incidents.open_incidents(vault_id):
+    for incident in services.deps.incidents.open_incidents(vault_id):
         by_item.setdefault(item_key(incident.vault_id, incident.item), []).append(incident)
     return by_item
 
@@ -28,7 +28,7 @@ def open_by_item(services: Services, vault_id: str) -> dict[str, list[Incident]]
 def close_item(services: Services, by_item: dict[str, list[Incident]], key: str, *, at: datetime, operation: str | None) -> int:
     """A good backup of one item closes the open incidents it recovers; how many it closed."""
     closed = recording.close_recovered(
-        services.incidents, by_item.get(key, []), at=at, operation=operation, policy=services.policy
+        services.deps.incidents, by_item.get(key, []), at=at, operation=operation, policy=services.config.policy
     )
     done = {i.key for i in closed}
     by_item[key] = [i for i in by_item.get(key, []) if i.key not in done]
@@ -43,7 +43,7 @@ def close_recovered(
     """Good backups of items with open incidents close them (only vaults with open incidents are read)."""
     if not any(by_item.values()):
         return
-    for raw in services.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES):
+    for raw in services.deps.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES):
         try:
             job = normalise_job(raw)
         except MalformedInputError:

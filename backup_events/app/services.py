@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,14 +21,20 @@ SUCCESS_STATUSES = ("Completed", "CompletedWithWarnings")
 
 
 @dataclass(frozen=True)
-class Services:
-    """What a run needs, built once by ``bootstrap``."""
+class Deps:
+    """The ports a run talks through (and the clock): what tests and the demo replace."""
 
     source: JobSource
     incidents: IncidentStore
     mailer: Mailer
     catalog: Catalog
     clock: Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Config:
+    """The values a run decides by, from the settings."""
+
     sender: str
     recipients: tuple[str, ...]
     portal_url: str
@@ -45,12 +51,6 @@ class Services:
     vault_ids: tuple[str, ...] = ()  # the watched vaults and subscriptions; both empty: the jobs source's vaults
     subscription_ids: tuple[str, ...] = ()
 
-    def watches(self, vault_id: str) -> bool:
-        """Is this vault watched? Alerts about any other vault are not ours to tell, whoever sent them."""
-        if self.vault_ids or self.subscription_ids:
-            return watched(vault_id, self.vault_ids, self.subscription_ids)
-        return watched(vault_id, tuple(self.source.vault_ids()), ())
-
     def recipients_for(self, vault_id: str) -> tuple[str, ...]:
         """Who hears about this vault."""
         return recipients_for(vault_id, self.routes, self.recipients)
@@ -63,6 +63,36 @@ class Services:
             return vault
         tagged = tuple(incident.route_to.split(","))
         return tagged if self.route_tag_replaces else tuple(dict.fromkeys(vault + tagged))
+
+
+_DEPS = {f.name for f in fields(Deps)}
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a use case is handed, built once by ``bootstrap``: its ports (``deps``) and its values (``config``)."""
+
+    deps: Deps
+    config: Config
+
+    @classmethod
+    def of(cls, **values: Any) -> Services:
+        """From named ports and values, each sorted into its half."""
+        return cls(
+            Deps(**{k: v for k, v in values.items() if k in _DEPS}), Config(**{k: v for k, v in values.items() if k not in _DEPS})
+        )
+
+    def changed(self, **values: Any) -> Services:
+        """A copy with some ports or values replaced (tests, the demo's story, benchmarks)."""
+        deps = {k: v for k, v in values.items() if k in _DEPS}
+        config = {k: v for k, v in values.items() if k not in _DEPS}
+        return Services(replace(self.deps, **deps), replace(self.config, **config))
+
+    def watches(self, vault_id: str) -> bool:
+        """Is this vault watched? Alerts about any other vault are not ours to tell, whoever sent them."""
+        if self.config.vault_ids or self.config.subscription_ids:
+            return watched(vault_id, self.config.vault_ids, self.config.subscription_ids)
+        return watched(vault_id, tuple(self.deps.source.vault_ids()), ())
 
 
 @dataclass

@@ -120,7 +120,7 @@ def _dry_run(source: JobSource, vault_id: str, run: Callable[[Services], str]) -
 
     now = datetime.now(UTC)
     mailer = _Kept()
-    services = Services(
+    services = Services.of(
         source=source,
         incidents=MemoryIncidentStore(clock=lambda: now),
         mailer=mailer,

@@ -1,6 +1,6 @@
 """The one place tests/app builds a Services: real ports around this test's store.
 
-Every test in tests/app reaches storage only through what this builder returns (``svc.incidents``): the in-memory
+Every test in tests/app reaches storage only through what this builder returns (``svc.deps.incidents``): the in-memory
 store, which keeps the same contract as Table Storage (tests/contract runs both), so these tests need no Azurite and
 run in seconds. Services built by one test share one store: a test calls the builder once per run, and each run sees
 what the earlier runs recorded.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ def app_services(
     Missed-backup checks and tag routing are off unless a test turns them on (``missed_grace=``, ``route_tag=``);
     ``changes`` sets any other Services field (``routes``, ``retention``, ...).
     """
-    services = Services(
+    services = Services.of(
         source=source or SampleJobSource(),
         incidents=store,
         mailer=mailer or OutboxMailer(outbox, clock=clock),
@@ -69,7 +68,7 @@ def app_services(
         missed_grace=None,
         subscription_ids=WATCHED_SUBSCRIPTIONS,
     )
-    return replace(services, **changes)
+    return services.changed(**changes)
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def test_an_alert_about_a_vault_that_is_not_watched_is_ignored_and_records_nothi
     svc = build()
     assert handle_alert_event(svc, delivery(forged)) == "ignored: the vault is not watched"
     assert list(outbox.glob("*.eml")) == []
-    assert svc.incidents.owing_email(owing_query(svc.clock(), svc.policy)) == []
+    assert svc.deps.incidents.owing_email(owing_query(svc.deps.clock(), svc.config.policy)) == []
 
 
 def _vault_alert(alert_id: str = "", *, category: str = "Security", fired: str | None = None) -> dict[str, Any]:

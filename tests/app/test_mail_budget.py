@@ -67,21 +67,27 @@ def test_a_digest_sent_by_an_instance_that_died_before_settling_is_resumed_not_s
     poll_jobs(build(policy=policy))
     svc = build(policy=Policy(digest_threshold=2, emails_per_run=100))
     owed = [
-        i for i in svc.incidents.owing_email(owing_query(clock(), svc.policy)) if OPENED in emails_due(i, clock(), svc.policy)
+        i
+        for i in svc.deps.incidents.owing_email(owing_query(clock(), svc.config.policy))
+        if OPENED in emails_due(i, clock(), svc.config.policy)
     ]
     # An instance claims the storm as one digest, sends it, and dies before settling.
-    claims = recording.claim_emails(svc.incidents, [(i, OPENED) for i in owed], clock(), digest=digest_key(owed))
+    claims = recording.claim_emails(svc.deps.incidents, [(i, OPENED) for i in owed], clock(), digest=digest_key(owed))
     claimed = [c for c in claims if c is not None]
-    svc.mailer.send(
+    svc.deps.mailer.send(
         notify.render.render_digest(
-            claimed, key=digest_key(owed), sender=svc.sender, recipients=svc.recipients, portal_url=svc.portal_url
+            claimed,
+            key=digest_key(owed),
+            sender=svc.config.sender,
+            recipients=svc.config.recipients,
+            portal_url=svc.config.portal_url,
         )
     )
     clock.advance(minutes=16)  # past the claims' lease: another instance takes them over
     report = RunReport()
     notify.notify(build(policy=Policy(digest_threshold=2, emails_per_run=100)), report)
     assert (report.emails_sent, report.digests, len(emails_in(outbox))) == (0, 0, 1)
-    assert svc.incidents.owing_email(owing_query(clock(), svc.policy)) == []  # settled as sent
+    assert svc.deps.incidents.owing_email(owing_query(clock(), svc.config.policy)) == []  # settled as sent
 
 
 def test_a_redelivered_alert_whose_email_is_claimed_and_not_settled_raises_so_event_grid_retries(
@@ -90,8 +96,8 @@ def test_a_redelivered_alert_whose_email_is_claimed_and_not_settled_raises_so_ev
     job = FAILED_JOBS[0]
     svc = build(policy=Policy(emails_per_run=0, digest_threshold=100))  # recorded, email owed
     handle_alert_event(svc, delivery(job_alert(job)))
-    (owed,) = svc.incidents.owing_email(owing_query(clock(), svc.policy))
-    recording.claim_emails(svc.incidents, [(owed, OPENED)], clock())  # another instance is sending it right now
+    (owed,) = svc.deps.incidents.owing_email(owing_query(clock(), svc.config.policy))
+    recording.claim_emails(svc.deps.incidents, [(owed, OPENED)], clock())  # another instance is sending it right now
     with pytest.raises(RunFailedError, match="claimed and not settled"):
         handle_alert_event(build(), delivery(job_alert(job), "evt-again"))
     clock.advance(minutes=16)

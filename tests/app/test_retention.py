@@ -39,7 +39,7 @@ def fail(build: BuildServices, clock: Clock, *items: str, recover: bool) -> list
     keys = []
     for job in failures:
         job_key = ledger_key_of(VAULT, job["name"])
-        incident = svc.incidents.incident_of_job(job_key)
+        incident = svc.deps.incidents.incident_of_job(job_key)
         assert incident is not None
         keys.append((job_key, incident))
     return keys
@@ -47,8 +47,8 @@ def fail(build: BuildServices, clock: Clock, *items: str, recover: bool) -> list
 
 def remembered(svc: Services, rows: list[tuple[str, str]]) -> int:
     """How many of these job rows and incidents the store still holds."""
-    return sum(svc.incidents.incident_of_job(job) is not None for job, _ in rows) + sum(
-        svc.incidents.incident(incident) is not None for _, incident in rows
+    return sum(svc.deps.incidents.incident_of_job(job) is not None for job, _ in rows) + sum(
+        svc.deps.incidents.incident(incident) is not None for _, incident in rows
     )
 
 
@@ -59,9 +59,9 @@ def test_expire_deletes_at_most_limit_rows_per_call(build: BuildServices, clock:
     clock.now = today
     svc, cutoff = build(source=SampleJobSource([])), today - RETENTION
 
-    assert svc.incidents.expire(cutoff, limit=3) == 3
+    assert svc.deps.incidents.expire(cutoff, limit=3) == 3
     assert remembered(svc, rows) == 7
-    assert [svc.incidents.expire(cutoff, limit=3) for _ in range(4)] == [3, 3, 1, 0]
+    assert [svc.deps.incidents.expire(cutoff, limit=3) for _ in range(4)] == [3, 3, 1, 0]
     assert remembered(svc, rows) == 0
 
 
@@ -79,7 +79,9 @@ def test_a_poll_deletes_closed_incidents_and_job_rows_older_than_the_retention_a
     svc = build(source=SampleJobSource([]), retention=RETENTION)
     assert poll_jobs(svc).expired == 3
 
-    assert svc.incidents.incident(old_closed) is None
-    assert svc.incidents.incident_of_job(old_job) is None and svc.incidents.incident_of_job(stuck_job) is None
-    assert svc.incidents.incident(still_open) is not None  # an open incident is never expired
-    assert svc.incidents.incident(recent_closed) is not None and svc.incidents.incident_of_job(recent_job) == recent_closed
+    assert svc.deps.incidents.incident(old_closed) is None
+    assert svc.deps.incidents.incident_of_job(old_job) is None and svc.deps.incidents.incident_of_job(stuck_job) is None
+    assert svc.deps.incidents.incident(still_open) is not None  # an open incident is never expired
+    assert (
+        svc.deps.incidents.incident(recent_closed) is not None and svc.deps.incidents.incident_of_job(recent_job) == recent_closed
+    )

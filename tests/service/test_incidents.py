@@ -75,7 +75,7 @@ def test_a_sql_log_backup_failing_every_15_minutes_for_3_days_gives_one_email_tw
         clock.now = START + timedelta(minutes=15 * n + 5)
         if n % 4 == 0:  # the Timer runs hourly, looking back two hours
             svc = services(table, tmp_path, clock, source=source, policy=policy)
-            svc = type(svc)(**{**svc.__dict__, "lookback": timedelta(hours=2)})
+            svc = svc.changed(lookback=timedelta(hours=2))
             poll_jobs(svc)
             for subject in subjects(tmp_path):
                 sent_at.setdefault(subject.split(" (")[0], clock.now)
@@ -98,7 +98,7 @@ def test_a_sql_log_backup_failing_every_15_minutes_for_3_days_gives_one_email_tw
     jobs.append(sql_log_job(10_000, clock.now + timedelta(minutes=10), status="Completed"))
     clock.advance(minutes=20)
     svc = services(table, tmp_path, clock, source=source, policy=policy)
-    report = poll_jobs(type(svc)(**{**svc.__dict__, "lookback": timedelta(hours=2)}))
+    report = poll_jobs(svc.changed(lookback=timedelta(hours=2)))
     assert (report.recovered, report.recovery_emails) == (1, 1)
     recovered = [s for s in subjects(tmp_path) if s.startswith("[Backup recovered]")]
     assert len(recovered) == 1 and "296 failures" in recovered[0]
@@ -201,12 +201,11 @@ def test_a_new_failure_after_recovery_opens_a_new_incident(table: Any, tmp_path:
 
 
 def test_routes_send_each_vault_to_its_own_team(table: Any, tmp_path: Path, clock: Clock) -> None:
-    from dataclasses import replace
 
     from backup_events.domain.routing import parse_routes
 
     routes, _ = parse_routes("vault:rsv-files-weu=storage@contoso.com;rg:rg-data-jpe=dba@contoso.com,oncall@example.com")
-    poll_jobs(replace(services(table, tmp_path, clock), routes=routes))
+    poll_jobs(services(table, tmp_path, clock).changed(routes=routes))
     to = {str(m["Subject"]): str(m["To"]) for m in emails_in(tmp_path)}
     assert to["[Backup failed] share-finance: UserErrorStorageAccountIsLocked"] == "storage@contoso.com"
     assert to["[Backup failed] vm-sql-01 / salesdb: OperationCancelledBecauseConflictingOperationRunningUserError"] == (
@@ -255,7 +254,6 @@ def test_a_newer_recovery_point_closes_a_vm_incident_but_a_log_backup_does_not_c
 def test_an_email_sent_by_an_instance_that_died_before_recording_it_is_not_sent_again(
     table: Any, tmp_path: Path, clock: Clock
 ) -> None:
-    from dataclasses import replace
 
     from backup_events.app.notify import message_for, notify
     from backup_events.app.recording import claim_emails
@@ -264,22 +262,21 @@ def test_an_email_sent_by_an_instance_that_died_before_recording_it_is_not_sent_
 
     clock.now = START + timedelta(hours=1)
     svc = services(table, tmp_path, clock, source=SampleJobSource([sql_log_job(0, START)]))
-    poll_jobs(replace(svc, policy=Policy(emails_per_run=0)))  # recorded; its email owed, none sent yet
-    (owed,) = svc.incidents.owing_email(owing_query(clock.now, svc.policy))
+    poll_jobs(svc.changed(policy=Policy(emails_per_run=0)))  # recorded; its email owed, none sent yet
+    (owed,) = svc.deps.incidents.owing_email(owing_query(clock.now, svc.config.policy))
     # An instance claims the email, sends it, and dies before the ledger hears back.
-    (claimed,) = claim_emails(svc.incidents, [(owed, "opened")], clock.now)
+    (claimed,) = claim_emails(svc.deps.incidents, [(owed, "opened")], clock.now)
     assert claimed is not None
-    svc.mailer.send(message_for(svc, claimed, "opened"))
+    svc.deps.mailer.send(message_for(svc, claimed, "opened"))
     clock.advance(minutes=16)  # past the claim's lease: another instance takes it over
     report = RunReport()
     notify(svc, report)
     assert (report.emails_sent, len(emails_in(tmp_path))) == (0, 1)
-    settled = svc.incidents.incident(owed.key)
+    settled = svc.deps.incidents.incident(owed.key)
     assert settled is not None and settled.opened_email == "sent"
 
 
 def test_a_routing_tag_on_the_vm_sends_its_emails_to_the_addresses_in_it(table: Any, tmp_path: Path, clock: Clock) -> None:
-    from dataclasses import replace
 
     world = bundled()
     vm = next(
@@ -295,8 +292,8 @@ def test_a_routing_tag_on_the_vm_sends_its_emails_to_the_addresses_in_it(table: 
         tags={vm: {"Backup-Alerts-To": "app-team@contoso.com; app-lead@contoso.com"}},
     )
     clock.now = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
-    svc = replace(
-        services(table, tmp_path, clock, source=source), route_tag="backup-alerts-to", route_tag_domains=("contoso.com",)
+    svc = services(table, tmp_path, clock, source=source).changed(
+        route_tag="backup-alerts-to", route_tag_domains=("contoso.com",)
     )
     poll_jobs(svc)
     to = {str(m["Subject"]): str(m["To"]) for m in emails_in(tmp_path)}

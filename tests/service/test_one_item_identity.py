@@ -8,7 +8,6 @@ name, as the recorded HANA item does (serverName ``hxehost`` on VM ``akneema-han
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,8 +89,7 @@ class AlertVault(SampleJobSource):
 
 def run(path: str, table: Any, outbox: Path, clock: Clock) -> str:
     source = AlertVault(jobs_api_down=path == "alert, jobs API down")
-    svc = dataclasses.replace(
-        services(table, outbox, clock, source=source),
+    svc = services(table, outbox, clock, source=source).changed(
         route_tag="backup-alerts-to",
         route_tag_domains=("contoso.com",),
         vault_ids=(VAULT_ID,),

@@ -75,7 +75,7 @@ def services(
 ) -> Services:
     """Real parts around one Azurite table; missed-backup checks off unless a test is about them."""
     store = TableIncidentStore(table, clock=clock)
-    return Services(
+    return Services.of(
         missed_grace=missed_grace,
         source=source or SampleJobSource(),
         incidents=store,

@@ -76,7 +76,7 @@ def test_an_incident_recorded_by_the_previous_release_sends_the_email_it_kept(tm
     vault = "/subscriptions/s/resourceGroups/r/providers/Microsoft.RecoveryServices/vaults/v"
     legacy = make_incident(vault, "vm-old", now, mail=pack_mail("[Backup failed] vm-old: Code", "kept text", "<p>kept</p>"))
     record_failure(store, f"{vault.casefold()}|job-1", legacy)
-    services = Services(
+    services = Services.of(
         source=SampleJobSource([]),
         incidents=store,
         mailer=OutboxMailer(outbox, clock=lambda: now),
