@@ -197,6 +197,11 @@ def test_the_deployment_is_where_the_tests_look() -> None:
 # --- 1. checkov ---------------------------------------------------------------------------------------------------
 
 
+# checkov reaches its vendor unless told not to: --skip-download (its policy mappings, also BC_SKIP_MAPPING) and
+# CKV_SKIP_PACKAGE_UPDATE_CHECK (it otherwise asks PyPI for a newer checkov on every run).
+CHECKOV_OFFLINE = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
+
+
 def _checkov() -> Path:
     """checkov in its own virtualenv, created on first use. Any failure here fails the test: nothing skips."""
     bindir = CHECKOV_VENV / ("Scripts" if os.name == "nt" else "bin")
@@ -238,6 +243,7 @@ def test_checkov_parses_every_bicep_file_and_finds_nothing() -> None:
     result = subprocess.run(
         [str(_checkov()), "-d", "infra", "--framework", "bicep", "--compact", "--quiet", "--skip-download", *skip_paths],
         cwd=ROOT,
+        env=CHECKOV_OFFLINE,
         capture_output=True,
         text=True,
         check=False,

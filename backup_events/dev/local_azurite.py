@@ -58,6 +58,23 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def command(binary: Path, port: int, location: Path | None) -> list[str]:
+    """Azurite Table on loopback only, with its usage telemetry off: it reports to an internet endpoint by default,
+    and a local demo or test of a backup estate makes no connection its user did not ask for."""
+    persistence = ["--location", str(location)] if location else ["--inMemoryPersistence"]
+    return [
+        str(binary),
+        "--tableHost",
+        "127.0.0.1",
+        "--tablePort",
+        str(port),
+        "--disableTelemetry",
+        "--skipApiVersionCheck",
+        "--silent",
+        *persistence,
+    ]
+
+
 @contextlib.contextmanager
 def running(location: Path | None = None, *, startup_timeout: float = 30.0) -> Iterator[str]:
     """Run Azurite Table until the block ends; yields its connection string.
@@ -67,12 +84,11 @@ def running(location: Path | None = None, *, startup_timeout: float = 30.0) -> I
     """
     binary = executable()
     port = free_port()
-    persistence = ["--location", str(location)] if location else ["--inMemoryPersistence"]
     if location:
         location.mkdir(parents=True, exist_ok=True)
     log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after the process ends
     process = subprocess.Popen(
-        [str(binary), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--skipApiVersionCheck", "--silent", *persistence],
+        command(binary, port, location),
         stdout=log_file,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
