@@ -143,6 +143,13 @@ def test_a_vault_alert_that_is_not_about_security_is_an_alert_incident(build: Bu
     assert message["Subject"] == "[Backup alert] rsv-prod-01: Soft Delete Disabled"
 
 
+def test_a_vault_alert_is_titled_by_the_first_300_characters_of_its_description(build: BuildServices, store: Any) -> None:
+    alert = _vault_alert()
+    alert["data"]["essentials"]["description"] = "d" * 400
+    assert handle_alert_event(build(), delivery(alert)) == "told"
+    assert _one_off(store, alert).title == "d" * 300
+
+
 def test_a_vault_alert_without_a_fired_time_is_dated_when_it_arrives(build: BuildServices, store: Any, clock: Clock) -> None:
     alert = _vault_alert(fired="")
     assert handle_alert_event(build(), delivery(alert)) == "told"

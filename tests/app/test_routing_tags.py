@@ -3,12 +3,15 @@ of ``BACKUP_ROUTE_TAG_DOMAINS`` count, and they are added to the vault's on-call
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 from backup_events.adapters.sample_jobs import SampleJobSource
 from backup_events.app.poll import poll_jobs
 from tests.app.conftest import ON_CALL, BuildServices
-from tests.app.parts import VM_RESOURCE, VM_SUBJECT, WORLD, sent_to, settings
+from tests.app.parts import VM_RESOURCE, VM_SUBJECT, WORLD, failed_vm_job, sent_to, settings
+from tests.conftest import Clock
 
 
 def tagged_vm(value: str) -> SampleJobSource:
@@ -52,3 +55,31 @@ def test_a_routing_tag_cannot_send_outside_the_allowed_domains(build: BuildServi
 def test_a_routing_tag_without_an_address_in_it_routes_by_the_vault(build: BuildServices, outbox: Path) -> None:
     poll_jobs(build(**routed(build, "ask the app owner")))
     assert sent_to(outbox)[VM_SUBJECT] == ON_CALL
+
+
+class CountedTags(SampleJobSource):
+    """The samples with vm-app-02 tagged, counting the Tags API reads per resource."""
+
+    def __init__(self, jobs: list[dict[str, object]]) -> None:
+        super().__init__(
+            jobs,
+            protected_items=WORLD["protectedItems"],
+            policies=WORLD["policies"],
+            tags={VM_RESOURCE: {"backup-alerts-to": "team@contoso.com"}},
+        )
+        self.reads: list[str] = []
+
+    def resource_tags(self, resource_id: str) -> Mapping[str, str]:
+        self.reads.append(resource_id.casefold())
+        return super().resource_tags(resource_id)
+
+
+def test_a_resources_tags_are_read_once_per_run_however_many_of_its_jobs_failed(
+    build: BuildServices, outbox: Path, clock: Clock
+) -> None:
+    jobs = [failed_vm_job(n, "vm-app-02", clock() - timedelta(hours=n)) for n in (1, 2, 3)]
+    source = CountedTags(jobs)
+    options = routed(build, "team@contoso.com")
+    poll_jobs(build(**{**options, "source": source}))
+    assert source.reads == [VM_RESOURCE.casefold()]
+    assert sent_to(outbox)[VM_SUBJECT] == f"{ON_CALL}, team@contoso.com"

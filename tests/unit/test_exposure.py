@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backup_events.adapters.sample_jobs import bundled
-from backup_events.domain.exposure import backup_interval, missed_backup
+from backup_events.domain.exposure import ProtectedItem, backup_interval, missed_backup, missed_key
 from backup_events.domain.incidents import Incident, recovered_by
 from backup_events.domain.model import Workload
 from backup_events.wire.items import protected_item_of
@@ -75,3 +75,11 @@ def test_only_the_same_kind_of_database_backup_recovers_a_database_incident() ->
     vm = incident_for("Backup")
     assert recovered_by(vm, "Backup") and recovered_by(vm, None)
     assert not recovered_by(vm, "Restore")
+
+
+def test_a_missed_backup_is_keyed_by_its_item_and_last_recovery_point_stably_across_releases() -> None:
+    vault = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v1"
+    never = ProtectedItem(vault, "vm-1", Workload.AZURE_VM, None, "p", "Protected")
+    once = ProtectedItem(vault + "/", "VM-1", Workload.AZURE_VM, datetime(2026, 11, 24, 22, tzinfo=UTC), "p", "Protected")
+    assert missed_key(never) == f"{vault.casefold()}|missed-b55c684348014b1140383d75616dac50"
+    assert missed_key(once) == f"{vault.casefold()}|missed-92f58f2b8ac03433110a788e8c903bf9"

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from backup_events.domain.identity import database_item, item_key, item_of_alert, item_of_job
+from backup_events.domain.identity import (
+    database_item,
+    incident_key,
+    item_key,
+    item_of_alert,
+    item_of_job,
+    item_of_protected_item,
+)
+from backup_events.domain.ids import same_resource
 from backup_events.domain.model import Workload
 from backup_events.wire.alerts import parse_alert
 from backup_events.wire.exported import vault_of
@@ -74,3 +84,83 @@ def test_the_real_alert_names_the_database_on_its_vm_not_the_vault() -> None:
     assert alert.protected_item_id.endswith("/protectedItems/SQLDataBase;MSSQLSERVER;Clara_migtotest_20260313")
     ase = {"linkedResourceName": "ase-ccy-vm5", "protectedItemId": ".../protectedItems/SAPAseDatabase;ab4;asetestdb1"}
     assert item_of_alert(ase, Workload.SAP_ASE, "vault") == "ase-ccy-vm5 / ab4 / asetestdb1"
+
+
+@pytest.mark.parametrize(
+    ("properties", "workload", "item"),
+    [
+        ({"extendedInfo": {"propertyBag": {"VM Name": "vm-from-bag"}}}, Workload.AZURE_VM, "vm-from-bag"),
+        ({"extendedInfo": {"propertyBag": {"File Share Name": "share-1"}}}, Workload.AZURE_FILES, "share-1"),
+        ({"dpmServerName": "dpm-01"}, Workload.DPM, "dpm-01"),
+        ({"mabServerName": "mabs-01", "dpmServerName": "dpm-01"}, Workload.DPM, "mabs-01"),
+        ({}, Workload.AZURE_VM, "(unnamed item)"),
+        ({"entityFriendlyName": "salesdb [sql-01.contoso.com.internal]"}, Workload.SQL, "sql-01 / salesdb"),
+    ],
+    ids=["VM from the property bag", "share from the property bag", "DPM server", "MABS server first", "no name", "host"],
+)
+def test_a_job_names_its_item_from_whichever_field_carries_it(properties: dict[str, Any], workload: Workload, item: str) -> None:
+    assert item_of_job(properties, workload) == item
+
+
+@pytest.mark.parametrize(
+    ("properties", "arm_name", "workload", "item"),
+    [
+        ({}, "VM;iaasvmcontainerv2;rg-app;vm-app-02", Workload.AZURE_VM, "vm-app-02"),
+        ({"friendlyName": "salesdb"}, "SQLDataBase;mssqlserver;salesdb", Workload.SQL, "salesdb"),
+        ({"friendlyName": "salesdb", "serverName": "sql-01.contoso.com"}, "x", Workload.SQL, "sql-01 / salesdb"),
+        ({"friendlyName": "db1", "serverName": "ase-vm", "parentName": "AB4"}, "x", Workload.SAP_ASE, "ase-vm / AB4 / db1"),
+        ({"friendlyName": "vm-app-02", "serverName": "vm-app-02"}, "x", Workload.AZURE_VM, "vm-app-02"),
+    ],
+    ids=["VM from its ARM name", "database without a server", "database", "ASE SID kept", "VM with a server name"],
+)
+def test_a_protected_item_is_named_as_its_jobs_name_it(
+    properties: dict[str, Any], arm_name: str, workload: Workload, item: str
+) -> None:
+    assert item_of_protected_item(properties, arm_name, workload) == item
+
+
+@pytest.mark.parametrize(
+    ("context", "workload", "item"),
+    [
+        (
+            {"sourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-9/"},
+            Workload.AZURE_VM,
+            "vm-9",
+        ),
+        (
+            {"protectedItemId": "/x/protectedItems/SAPAseDatabase;ab4;db1", "linkedResourceName": "ase-vm"},
+            Workload.SAP_ASE,
+            "ase-vm / ab4 / db1",
+        ),
+        (
+            {"protectedItemId": "/x/protectedItems/SQLDataBase;salesdb", "linkedResourceName": "sql-01"},
+            Workload.SQL,
+            "sql-01 / salesdb",
+        ),
+        ({"protectedItemId": "/x/protectedItems/SQLDataBase;mssqlserver;salesdb"}, Workload.SQL, "salesdb"),
+        ({}, Workload.AZURE_VM, "rsv-1"),
+    ],
+    ids=["VM from its source id", "ASE SID", "database of two parts", "database without a host", "nothing: the vault"],
+)
+def test_an_alert_names_its_item_from_the_alert_alone(context: dict[str, Any], workload: Workload, item: str) -> None:
+    assert item_of_alert(context, workload, "rsv-1") == item
+
+
+def test_a_database_name_keeps_no_qualifier_unless_given_one() -> None:
+    assert database_item(Workload.SAP_ASE, "ase-vm", "db1") == "ase-vm / db1"
+
+
+VAULT_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v1"
+STORED_VAULT = VAULT_ID.casefold()
+
+
+def test_keys_are_stable_across_releases_so_stored_incidents_are_found_again() -> None:
+    assert item_key(VAULT_ID, "vm-1") == "8c245aaf8db825d82ff2ccfea98ec444"
+    assert incident_key(VAULT_ID, "vm-1", "Code") == f"{STORED_VAULT}|inc-6698640cb7880f66633c9a1d4d6932e6dd45584a"
+    assert incident_key(VAULT_ID, "vm-1", "Code", job="J1") == f"{STORED_VAULT}|inc-4c96aa8f12d1bb7aa1259cc4b596c378150cb772"
+
+
+def test_keys_ignore_the_case_and_a_trailing_slash_of_the_vault_id() -> None:
+    assert item_key(VAULT_ID.upper() + "/", "VM-1") == item_key(VAULT_ID, "vm-1")
+    assert incident_key(VAULT_ID.upper() + "/", "VM-1", "CODE") == incident_key(VAULT_ID, "vm-1", "Code")
+    assert same_resource(VAULT_ID + "/", VAULT_ID.upper()) and same_resource(VAULT_ID, VAULT_ID.upper() + "/")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from backup_events.domain import remediation
-from backup_events.domain.model import JobError, Phase, Severity
+from backup_events.domain.model import Diagnosis, JobError, Phase, Remediation, Severity
 from backup_events.domain.remediation import CatalogError, normalise_message
 from backup_events.wire.jobs import normalise_job
 from tests.conftest import DATA
@@ -206,3 +206,131 @@ def _toml(entries: list[dict[str, Any]]) -> str:
         lines.append("[[entry]]")
         lines += [f"{k} = {value(v)}" for k, v in entry.items()]
     return "\n".join(lines)
+
+
+def test_an_entry_carries_every_field_the_catalog_gives_it() -> None:
+    catalog = remediation.parse(
+        _toml([good_entry(codes=["CodeA", "CodeA2"], numbers=[7, 8], notes=["n1"], messages=["alpha .* failed"])])
+    )
+    (entry,) = catalog.entries
+    assert entry == Remediation(
+        key="A",
+        title="Alpha failed",
+        cause="c",
+        steps=("s",),
+        docs_url="https://learn.microsoft.com/a",
+        phase=Phase("Take Snapshot"),
+        severity=Severity("user"),
+        codes=("CodeA", "CodeA2"),
+        numbers=(7, 8),
+        workloads=("Azure VM",),
+        notes=("n1",),
+    )
+    assert catalog.by_code == {"codea": entry, "codea2": entry}
+    assert catalog.by_number == {7: entry, 8: entry}
+    assert [(p.pattern, e) for p, e in catalog.patterns] == [("alpha .* failed", entry)]
+
+
+def test_an_entry_may_match_by_message_alone_and_has_no_codes_numbers_or_notes() -> None:
+    (entry,) = remediation.parse(_toml([good_entry(codes=[], numbers=[], messages=["alpha"])])).entries
+    assert (entry.codes, entry.numbers, entry.notes) == ((), (), ())
+
+
+def test_the_bundled_catalog_text_parses_to_one_entry_per_table() -> None:
+    text = remediation.catalog_text()
+    catalog = remediation.parse(text)
+    assert [e.key for e in catalog.entries] == [raw["key"] for raw in tomllib.loads(text)["entry"]]
+    assert catalog == CATALOG
+
+
+@pytest.mark.parametrize(
+    ("data", "problems"),
+    [
+        ({"entry": [good_entry()]}, ["top level: schema must be 1"]),
+        ({"schema": 1}, ["top level: no [[entry]] tables"]),
+        ({"schema": 1, "entry": {}}, ["top level: no [[entry]] tables"]),
+        ({"schema": 2, "entry": []}, ["top level: schema must be 1", "top level: no [[entry]] tables"]),
+        ({"schema": 1, "entry": [good_entry(), good_entry(key="")]}, ["entry #2: missing key"]),
+        (
+            {"schema": 1, "entry": [good_entry(cause="", steps=[]), good_entry(key="B", phase="Lunch", codes=["B"])]},
+            [
+                "A: missing cause, steps",
+                "B: phase 'Lunch' is not one of " + str([p.value for p in Phase]),
+            ],
+        ),
+        (
+            {"schema": 1, "entry": [good_entry(severity="mild")]},
+            ["A: severity 'mild' is not one of " + str([s.value for s in Severity])],
+        ),
+        ({"schema": 1, "entry": [good_entry(steps=[" "])]}, ["A: every step must be non-empty text"]),
+        ({"schema": 1, "entry": [good_entry(steps=[3])]}, ["A: every step must be non-empty text"]),
+        ({"schema": 1, "entry": [good_entry(numbers=["12"])]}, ["A: number '12' is not an integer"]),
+        ({"schema": 1, "entry": [good_entry(codes=[], numbers=[5])]}, []),
+        ({"schema": 1, "entry": [good_entry(codes=[], numbers=[], messages=["alpha"])]}, []),
+        ({"schema": 1, "entry": [good_entry(numbers=[]), good_entry(key="B", codes=[], numbers=[2])]}, []),
+    ],
+    ids=[
+        "no schema",
+        "no entries",
+        "entries not a list",
+        "both",
+        "an entry without a key is named by its position",
+        "a broken entry does not stop the next being checked",
+        "severity",
+        "blank step",
+        "step not text",
+        "number not an integer",
+        "numbers alone",
+        "messages alone",
+        "codes or numbers may be absent",
+    ],
+)
+def test_check_says_exactly_what_is_wrong(data: dict[str, Any], problems: list[str]) -> None:
+    assert remediation.check(data) == problems
+
+
+def test_a_pattern_may_not_claim_an_example_message_of_another_entry() -> None:
+    entries = [
+        good_entry(examples=["^Gamma\\ broke$"]),
+        good_entry(key="B", title="Beta", codes=["CodeB"], numbers=[2], messages=["gamma broke"]),
+    ]
+    assert remediation.check({"schema": 1, "entry": entries}) == ["B: pattern 'gamma broke' also matches A's message"]
+
+
+def test_a_pattern_may_match_its_own_entry_title_and_an_entry_without_a_title_is_not_matched() -> None:
+    entries = [
+        good_entry(messages=["alpha failed"]),
+        good_entry(key="B", title="XX", codes=["CodeB"], numbers=[2], messages=["xx"]),
+    ]
+    assert remediation.check({"schema": 1, "entry": entries}) == []
+    assert remediation.check({"schema": 1, "entry": [good_entry(messages=["xx"]), {"key": "B"}]}) == [
+        "B: missing title, cause, steps, docs, phase, severity, workloads"
+    ]
+
+
+def test_codes_inside_an_alert_id_come_longest_first_as_the_catalog_spells_them() -> None:
+    catalog = remediation.parse(_toml([good_entry(codes=["Err"]), good_entry(key="B", codes=["ErrTimeoutLong"], numbers=[2])]))
+    assert catalog.codes_in("alert-errtimeoutlong-x") == ["ErrTimeoutLong", "Err"]
+    assert catalog.canonical_code("ERRTIMEOUTLONG") == "ErrTimeoutLong"
+    assert catalog.canonical_code("Unknown") == "Unknown"
+
+
+def rule(diagnosis: Diagnosis) -> tuple[str | None, str | None]:
+    return diagnosis.matched_by, diagnosis.looked_up
+
+
+def test_a_diagnosis_says_which_rule_matched_and_what_it_matched() -> None:
+    code = "UserErrorGuestAgentStatusUnavailable"
+    assert rule(diagnose(code=code.casefold())) == ("code", code.casefold())
+    assert rule(CATALOG.diagnose([JobError(code=None, number=None, message="")], extra_codes=[code])) == ("code", code)
+    by_number = next(e for e in CATALOG.entries if e.numbers and not e.codes)
+    assert rule(diagnose(number=by_number.numbers[0])) == ("number", str(by_number.numbers[0]))
+    assert rule(diagnose(message=f"Failed (ID: {by_number.numbers[0]})")) == ("number", str(by_number.numbers[0]))
+    assert rule(diagnose(message=f"The backup failed with {code} here")) == ("message", code)
+
+
+def test_an_unmapped_error_is_looked_up_by_its_code_then_its_number() -> None:
+    assert diagnose(code="NoSuchCode", number=424242) == Diagnosis(None, None, "NoSuchCode")
+    assert diagnose(number=424242) == Diagnosis(None, None, "424242")
+    assert diagnose(message="nothing known") == Diagnosis(None, None, None)
+    assert CATALOG.diagnose([], extra_codes=["NoSuchCode"]) == Diagnosis(None, None, "NoSuchCode")
