@@ -138,11 +138,16 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
+# Codes and commands may be one long word (OperationCancelledBecauseConflictingOperationRunningUserError): they break
+# anywhere rather than push a phone's screen wider.
+_CODE_STYLE = "font-family:Consolas,Menlo,monospace;background:#f4f5f7;overflow-wrap:anywhere;word-break:break-all;"
+
+
 def _code_spans(text: str) -> Any:
     """Catalog text marks commands and service names with backticks; in HTML they become <code>, after escaping."""
     from markupsafe import Markup, escape  # noqa: PLC0415 - comes with Jinja2
 
-    code = r'<code style="font-family:Consolas,Menlo,monospace;background:#f4f5f7;">\1</code>'
+    code = r'<code style="' + _CODE_STYLE + r'">\1</code>'
     return Markup(_BACKTICKED.sub(code, str(escape(text))))
 
 

@@ -114,7 +114,8 @@ def test_backticked_names_in_catalog_text_become_code_after_escaping() -> None:
     from backup_events.mail.render import _code_spans
 
     assert str(_code_spans("restart `RdAgent` now")) == (
-        'restart <code style="font-family:Consolas,Menlo,monospace;background:#f4f5f7;">RdAgent</code> now'
+        'restart <code style="font-family:Consolas,Menlo,monospace;background:#f4f5f7;overflow-wrap:anywhere;'
+        'word-break:break-all;">RdAgent</code> now'
     )
     assert "<script>" not in str(_code_spans("`<script>alert(1)</script>`"))
 
