@@ -234,3 +234,27 @@ def test_demo_story_opens_repeats_reminds_recovers_and_digests(tmp_path: Path) -
     assert [r.repeats for _, r in steps][1] == 1
     assert steps[0][1].missed == 1
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 23
+
+
+def test_demo_story_reminders_and_recovery_report_the_true_gap_since_the_last_good_recovery_point(tmp_path: Path) -> None:
+    import email
+    import email.policy
+
+    from backup_events.dev import demo
+
+    demo.story(tmp_path / "state", tmp_path / "outbox", show=lambda title, report: None)
+    subjects = {
+        " ".join(str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]).split())
+        for p in (tmp_path / "outbox").glob("*.eml")
+    }
+    # The reminder counts from vm-app-02's last recovery point in the sample world (more than two days before), not from
+    # its first failure (24 h before); the missed backup's reminder says how long the item has had no recovery point.
+    assert (
+        "[Backup still failing] vm-app-02: UserErrorGuestAgentStatusUnavailable (no good backup for 2 d 14 h, 2 failures)"
+        in subjects
+    )
+    assert (
+        "[Backup recovered] vm-app-02: UserErrorGuestAgentStatusUnavailable (no good backup for 2 d 15 h, 2 failures)" in subjects
+    )
+    assert "[Backup still missed] vm-legacy-09: no recovery point since 2026-11-21 16:05 UTC (4 d 14 h)" in subjects
+    assert not any("MissedBackup" in s for s in subjects)

@@ -39,9 +39,10 @@ def test_replay_of_a_vms_recorded_history_tells_the_backup_incident_once_and_eac
     assert (result.jobs, result.failed, result.report.opened, result.report.repeats) == (8, 4, 3, 1)
     assert subjects(tmp_path) == [
         "[Backup failed] clitest-vm000003: UserErrorVmNotFoundV2",
-        "[Backup recovered] clitest-vm000003: UserErrorVmNotFoundV2 (42 d 3 h, 2 failures)",
-        "[Backup still failing] clitest-vm000003: UserErrorVmNotFoundV2 (24 h 03 min, 2 failures)",
-        "[Backup still failing] clitest-vm000003: UserErrorVmNotFoundV2 (3 d 0 h, 2 failures)",
+        # the replayed files hold no protected item of this VM: its last good recovery point is unknown, and said so
+        "[Backup recovered] clitest-vm000003: UserErrorVmNotFoundV2 (last good backup unknown, 2 failures)",
+        "[Backup still failing] clitest-vm000003: UserErrorVmNotFoundV2 (last good backup unknown, 2 failures)",
+        "[Backup still failing] clitest-vm000003: UserErrorVmNotFoundV2 (last good backup unknown, 2 failures)",
         "[Restore failed] clitest-vm000003: RestoreOperationFailed",
         "[Restore failed] clitest-vm000003: UserErrorBCMRestoreStorageAccountNotFound",
     ]

@@ -48,8 +48,9 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
     key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
     addressing = _Addressing(key=key, sender=services.config.sender, recipients=services.config.recipients_of(incident))
     if kind != OPENED:
+        now, portal_url = services.deps.clock(), services.config.portal_url
         return render.render_incident(
-            incident, kind, now=services.deps.clock(), portal_url=services.config.portal_url, **addressing
+            incident, kind, now=now, portal_url=portal_url, last_good=last_good_of(incident), **addressing
         )
     if not incident.facts:  # recorded before incidents kept facts: its email was rendered then
         subject, text, html = unpack_mail(incident.mail)
@@ -77,6 +78,16 @@ class MailBudget:
     @property
     def spent(self) -> bool:
         return self.paused or self.left <= 0
+
+
+def last_good_of(incident: Incident) -> datetime | None:
+    """The item's last good recovery point when the incident was recorded, from its facts (None when unknown)."""
+    if not incident.facts:
+        return None
+    told = facts.loads(incident.facts)
+    if isinstance(told, facts.FailureFacts):
+        return told.last_good
+    return told.item.last_recovery_point if isinstance(told, facts.MissedFacts) else None
 
 
 def send(services: Services, message: EmailMessage, report: RunReport, budget: MailBudget) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from backup_events.domain.exposure import ProtectedItem
+from backup_events.domain.exposure import MISSED_CODE, ProtectedItem
 from backup_events.domain.identity import headline_code
 from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
@@ -228,22 +228,45 @@ def _addressed(
 
 
 def render_incident(
-    incident: Incident, kind: str, *, key: str, now: datetime, sender: str, recipients: tuple[str, ...], portal_url: str
+    incident: Incident,
+    kind: str,
+    *,
+    key: str,
+    now: datetime,
+    sender: str,
+    recipients: tuple[str, ...],
+    portal_url: str,
+    last_good: datetime | None = None,
 ) -> EmailMessage:
-    """A reminder (still failing) or a recovery notice for an incident whose first email went out earlier."""
+    """A reminder (still failing, or still missed) or a recovery notice for an incident told earlier.
+
+    The exposure is the time since ``last_good``, the item's last good recovery point when the failure was recorded,
+    with that point's time: never the time since the first failure, which understates it. Unknown is said as unknown.
+    """
     if kind not in (REMINDER, RECOVERED):
         raise ValueError(f"render_incident renders reminders and recoveries, not {kind!r}")
-    down = _how_long(incident.down_for(now))
-    label = f"{label_of(incident.operation)} {'still failing' if kind == REMINDER else 'recovered'}"
-    subject = f"[{label}] {incident.item}: {incident.code} ({down}, {incident.count} failure{'s' * (incident.count != 1)})"
+    missed = incident.code == MISSED_CODE
+    until = incident.closed_at or now
+    known = last_good is not None and last_good <= until
+    gap = _how_long(until - last_good) if last_good is not None and known else ""
+    if missed:
+        label = "Backup still missed" if kind == REMINDER else "Backup recovered"
+        since = _when(last_good) if known else "ever"
+        subject = f"[{label}] {incident.item}: no recovery point since {since}" + (f" ({gap})" if gap else "")
+    else:
+        label = f"{label_of(incident.operation)} {'still failing' if kind == REMINDER else 'recovered'}"
+        short = f"no good backup for {gap}" if gap else "last good backup unknown"
+        subject = f"[{label}] {incident.item}: {incident.code} ({short}, {incident.count} failure{'s' * (incident.count != 1)})"
     context: dict[str, object] = {
         "i": incident,
         "kind": kind,
-        "down": down,
+        "missed": missed,
+        "gap": gap,
+        "last_good": _when(last_good) if known else "",
         "opened": _when(incident.opened_at),
         "last_seen": _when(incident.last_seen),
         "closed": _when(incident.closed_at),
-        "portal_url": f"{portal_url}/#@/resource{incident.vault_id}/backupJobs",
+        "portal_url": f"{portal_url}/#@/resource{incident.vault_id}/{'backupItems' if missed else 'backupJobs'}",
     }
     return _addressed(key, subject, "incident", context, sender=sender, recipients=recipients)
 

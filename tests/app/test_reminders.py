@@ -44,6 +44,7 @@ def test_an_open_incident_is_reminded_at_exactly_24_and_72_hours_and_not_before(
     assert [reminders_at(h) for h in runs] == [0, 1, 0, 0, 1, 0, 0, 0]
     reminders = sorted(str(m["Subject"]) for m in emails_in(outbox) if "still failing" in str(m["Subject"]))
     assert reminders == [
-        f"[Backup still failing] vm-stuck: {VM_CODE} (24 h 00 min, 1 failure)",
-        f"[Backup still failing] vm-stuck: {VM_CODE} (3 d 0 h, 1 failure)",
+        # no protected item was read: the exposure is unknown, and says so (never "at least" the time since the failure)
+        f"[Backup still failing] vm-stuck: {VM_CODE} (last good backup unknown, 1 failure)",
+        f"[Backup still failing] vm-stuck: {VM_CODE} (last good backup unknown, 1 failure)",
     ]
