@@ -62,10 +62,6 @@ class Incident:
     def is_open(self) -> bool:
         return self.state == "open"
 
-    def down_for(self, now: datetime) -> timedelta:
-        """How long the item has gone without a good backup, at least: since the incident's first failure."""
-        return (self.closed_at or now) - self.opened_at
-
 
 @dataclass(frozen=True)
 class Policy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -48,3 +49,30 @@ def test_an_open_incident_is_reminded_at_exactly_24_and_72_hours_and_not_before(
         f"[Backup still failing] vm-stuck: {VM_CODE} (last good backup unknown, 1 failure)",
         f"[Backup still failing] vm-stuck: {VM_CODE} (last good backup unknown, 1 failure)",
     ]
+
+
+def test_a_reminder_counts_from_the_last_good_recovery_point_the_incident_kept() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from backup_events.app import facts
+    from backup_events.app.notify import last_good_of
+    from backup_events.domain.exposure import ProtectedItem
+    from backup_events.domain.model import Workload
+    from backup_events.wire.alerts import parse_alert
+    from backup_events.wire.jobs import normalise_job
+    from tests.builders import make_incident
+    from tests.conftest import load
+
+    point = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)
+    job = normalise_job(load("synth-iaasvm-failed-UserErrorGuestAgentStatusUnavailable-details.json"))
+    item = ProtectedItem(job.vault_id, "vm-legacy-09", Workload.AZURE_VM, point, "DefaultPolicy", "Protected")
+    base = make_incident(job.vault_id, job.item_name, point + timedelta(days=1))
+    told = {
+        "failure": facts.dumps(facts.FailureFacts(job, point)),
+        "failure, no item read": facts.dumps(facts.FailureFacts(job, None)),
+        "missed": facts.dumps(facts.MissedFacts(item, timedelta(days=1))),
+        "alert": facts.dumps(facts.AlertFacts(parse_alert(load("alert-security-soft-delete-disabled.json")))),
+        "previous release": "",
+    }
+    found = {name: last_good_of(replace(base, facts=text)) for name, text in told.items()}
+    assert found == {"failure": point, "failure, no item read": None, "missed": point, "alert": None, "previous release": None}
