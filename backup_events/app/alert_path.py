@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -12,9 +11,9 @@ from backup_events.app.notify import notify
 from backup_events.app.record import count, protected_items, record
 from backup_events.app.services import EventEnvelope, RunReport, Services
 from backup_events.domain import decide
-from backup_events.domain.identity import incident_key
+from backup_events.domain.identity import alert_key, incident_key
 from backup_events.domain.ids import same_resource
-from backup_events.domain.incidents import SENDING, Incident
+from backup_events.domain.incidents import Incident, being_sent
 from backup_events.domain.model import Workload
 from backup_events.errors import MalformedInputError, RunFailedError, SourceError
 from backup_events.wire.alerts import BackupAlert, error_code, job_from_alert, parse_alert
@@ -28,9 +27,7 @@ def record_vault_alert(services: Services, alert: BackupAlert, report: RunReport
 
     Its email is owed like any other: claimed, sent, settled, and swept by the Timer if a send fails.
     """
-    job_key = (
-        f"{alert.vault_id.rstrip('/').casefold()}|alert-{hashlib.sha256(alert.alert_id.casefold().encode()).hexdigest()[:32]}"
-    )
+    job_key = alert_key(alert.vault_id, alert.alert_id)
     if (told := services.deps.incidents.incident_of_job(job_key)) is not None:
         report.duplicates += 1
         unsettled(services, told)
@@ -126,10 +123,5 @@ def unsettled(services: Services, key: str) -> None:
     """A redelivery that finds the email claimed and not settled (an instance is sending it right now) must not be
     acknowledged as told: raise, so Event Grid delivers again. A claim past its lease is taken over by this delivery."""
     incident = services.deps.incidents.incident(key)
-    fresh = (
-        incident is not None
-        and incident.claimed_at is not None
-        and services.deps.clock() - incident.claimed_at <= services.config.policy.lease
-    )
-    if incident is not None and incident.opened_email == SENDING and fresh:
+    if incident is not None and being_sent(incident, services.deps.clock(), services.config.policy.lease):
         raise RunFailedError(f"the email of incident {incident.item} is claimed and not settled yet; deliver again later")

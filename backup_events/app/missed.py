@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from backup_events.app import facts, recording
@@ -66,8 +65,8 @@ def record_missed(services: Services, item: ProtectedItem, interval: timedelta, 
         last_job="(missed backup)",
         operation="Backup",
         route_to=tag_route(services, item, {}),
+        facts=facts.dumps(facts.MissedFacts(item, interval)),
     )
-    incident = replace(incident, facts=facts.dumps(facts.MissedFacts(item, interval)))
     if recording.record_failure(services.deps.incidents, job_key, incident) is Recorded.OPENED:
         report.missed += 1
         log.info("Missed backup: %s in %s has no recovery point since %s", item.item, vault_name, item.last_recovery_point)

@@ -215,8 +215,10 @@ def _granted(services: Services, now: datetime, wanted: int, *, alert_path: bool
 
     The alert path may use the hour's budget only up to the digest threshold: beyond it, alerts are a storm.
     """
-    hourly, threshold = services.config.policy.emails_per_hour, services.config.policy.digest_threshold
-    limit = min(hourly, threshold) if alert_path and hourly is not None else threshold if alert_path else hourly
+    policy = services.config.policy
+    limit = policy.emails_per_hour
+    if alert_path:
+        limit = policy.digest_threshold if limit is None else min(limit, policy.digest_threshold)
     if limit is None or wanted == 0:
         return wanted
     return services.deps.incidents.spend_mail(hour_of(now), wanted, limit)

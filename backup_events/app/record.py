@@ -47,8 +47,8 @@ def prepare_failure(
 ) -> tuple[str, Incident] | None:
     """The ledger key and incident of one failed job, ready to record; None for a job recorded before.
 
-    A job from a listing (``detailed`` False) is read again in full first, for its phase. The email it
-    deserves is rendered now, while the job is at hand, and kept with the incident until it is sent.
+    A job from a listing (``detailed`` False) is read again in full first, for its phase. The incident keeps the
+    job's facts; its email is rendered from them when it is sent.
     """
     key = decide.ledger_key(job)
     if key in recorded if recorded is not None else services.deps.incidents.incident_of_job(key) is not None:

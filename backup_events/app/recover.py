@@ -53,9 +53,6 @@ def close_recovered(
             report.recovered += close_item(services, by_item, key, at=job.end or job.start or until, operation=job.operation)
 
 
-# --- the triggers' work ---------------------------------------------------------------------------------
-
-
 def recover_from_items(
     services: Services, items: Mapping[str, ProtectedItem], report: RunReport, *, by_item: dict[str, list[Incident]]
 ) -> None:

@@ -162,7 +162,7 @@ def explained(document: Any, path: str) -> EmailMessage | str:
 
 
 def _item_line(document: Mapping[str, Any]) -> str:
-    from backup_events.wire.exported import vault_of  # noqa: PLC0415
+    from backup_events.domain.ids import vault_of  # noqa: PLC0415
     from backup_events.wire.items import protected_item_of  # noqa: PLC0415
 
     item = protected_item_of(document, vault_of(str(document["id"])) or "")

@@ -77,8 +77,7 @@ def replay(files: list[Path], outbox: Path, *, interval: timedelta = timedelta(m
     store = MemoryIncidentStore(clock=lambda: now["t"])
     services = bootstrap.build(settings, clock=lambda: now["t"], source=source, store_override=store)
     reminders = [timedelta(hours=h) for h in settings.reminder_hours]
-    pending = sorted({_step_up(t, interval) for t in starts})
-    heapq.heapify(pending)
+    pending = sorted({_step_up(t, interval) for t in starts})  # a sorted list is a heap
     done: set[datetime] = set()
     draining: set[datetime] = set()  # polls past the last job, only to send what the mail budget held back
     while pending:

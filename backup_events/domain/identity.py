@@ -102,3 +102,8 @@ def incident_key(vault_id: str, item: str, code: str, *, job: str = "") -> str:
     once = f"|job:{job.casefold()}" if job else ""
     digest = hashlib.sha256(f"{item_key(vault_id, item)}|{code.casefold()}{once}".encode()).hexdigest()[:40]
     return f"{vault_id.rstrip('/').casefold()}|inc-{digest}"
+
+
+def alert_key(vault_id: str, alert_id: str) -> str:
+    """The key a vault alert (not about a job) is recorded under, in its vault's partition: each alert once."""
+    return f"{vault_id.rstrip('/').casefold()}|alert-{hashlib.sha256(alert_id.casefold().encode()).hexdigest()[:32]}"

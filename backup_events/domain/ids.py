@@ -22,6 +22,17 @@ _JOB_ID = re.compile(
 )
 
 
+_VAULT_PREFIX = re.compile(
+    r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.recoveryservices/vaults/[^/]+", re.IGNORECASE
+)
+
+
+def vault_of(resource_id: str) -> str | None:
+    """The vault id at the start of any resource id below a Recovery Services vault (a protected item's, …)."""
+    match = _VAULT_PREFIX.match(resource_id.strip())
+    return match.group(0) if match else None
+
+
 def parse_vault_id(resource_id: str) -> dict[str, str]:
     """Split a vault or job ARM id into subscription, resource group, vault and job name.
 

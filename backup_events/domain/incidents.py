@@ -95,6 +95,11 @@ def _claimable(state: str, claimed_at: datetime | None, now: datetime, lease: ti
     return state == PENDING or (state == SENDING and (claimed_at is None or now - claimed_at > lease))
 
 
+def being_sent(incident: Incident, now: datetime, lease: timedelta) -> bool:
+    """Is its first email claimed by an instance that may still be sending it (within the claim's lease)?"""
+    return incident.opened_email == SENDING and not _claimable(SENDING, incident.claimed_at, now, lease)
+
+
 def emails_due(incident: Incident, now: datetime, policy: Policy) -> list[str]:
     """Which emails this incident is owed right now: opened, a reminder, recovered."""
     due = []

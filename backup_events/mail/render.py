@@ -183,33 +183,14 @@ def render_failure(
 ) -> EmailMessage:
     """The email for one failed job; ``last_good`` is the item's last good recovery point when known."""
     facts = facts_of(job, diagnosis, portal_url=portal_url, last_good=last_good)
-    environment = _environment()
-    return EmailMessage(
-        key=key,
-        subject=subject_of(facts),
-        text=environment.get_template("failure.txt.j2").render(f=facts),
-        html=environment.get_template("failure.html.j2").render(f=facts),
-        sender=sender,
-        recipients=recipients,
-        headers=headers_for(key),
-    )
+    return _addressed(key, subject_of(facts), "failure", {"f": facts}, sender=sender, recipients=recipients)
 
 
 def render_alert(alert: BackupAlert, *, key: str, sender: str, recipients: tuple[str, ...], portal_url: str) -> EmailMessage:
     """The email for a built-in alert that is not about a job (security alerts): the vault, what changed, what to do."""
-    environment = _environment()
-    context = {"a": alert, "portal_url": f"{portal_url}/#@/resource{alert.vault_id}"}
+    context: dict[str, object] = {"a": alert, "portal_url": f"{portal_url}/#@/resource{alert.vault_id}"}
     label = "Backup security alert" if alert.is_security else "Backup alert"
-    subject = one_line(f"[{label}] {alert.vault_name}: {alert.rule}")
-    return EmailMessage(
-        key=key,
-        subject=subject,
-        text=environment.get_template("alert.txt.j2").render(**context),
-        html=environment.get_template("alert.html.j2").render(**context),
-        sender=sender,
-        recipients=recipients,
-        headers=headers_for(key),
-    )
+    return _addressed(key, f"[{label}] {alert.vault_name}: {alert.rule}", "alert", context, sender=sender, recipients=recipients)
 
 
 def _addressed(

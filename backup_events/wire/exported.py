@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import codecs
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backup_events.domain.ids import vault_of
 from backup_events.errors import MalformedInputError
 from backup_events.wire.jobs import vault_of_job
 
-_VAULT = re.compile(
-    r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.recoveryservices/vaults/[^/]+", re.IGNORECASE
-)
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
@@ -66,12 +63,6 @@ def kind_of(resource: Mapping[str, Any]) -> str:
     if "/protecteditems/" in resource_id:
         return "item"
     return "other"
-
-
-def vault_of(resource_id: str) -> str | None:
-    """The vault id at the start of any resource id below a Recovery Services vault."""
-    match = _VAULT.match(resource_id.strip())
-    return match.group(0) if match else None
 
 
 @dataclass

@@ -14,10 +14,9 @@ from backup_events.domain.identity import (
     item_of_job,
     item_of_protected_item,
 )
-from backup_events.domain.ids import same_resource
+from backup_events.domain.ids import same_resource, vault_of
 from backup_events.domain.model import Workload
 from backup_events.wire.alerts import parse_alert
-from backup_events.wire.exported import vault_of
 from backup_events.wire.items import protected_item_of
 from backup_events.wire.jobs import normalise_job
 from tests import recorded
