@@ -41,7 +41,7 @@ def outcomes_of(out: str, file: str) -> list[str]:
             rows.append(f"{file} | {name} | {first}")
             continue
         phase = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Phase ")), "-")
-        error = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Error ")), "-")
+        error = next((line.split(":", 1)[1].strip() for line in lines if line.startswith(("Error ", "Azure code "))), "-")
         rows.append(f"{file} | {name} | {first} | phase: {phase} | error: {error}")
     return rows
 

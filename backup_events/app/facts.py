@@ -35,6 +35,7 @@ class FailureFacts:
     job: BackupJob
     last_good: datetime | None = None
     extra_codes: tuple[str, ...] = ()
+    unknown: str = ""  # when ``last_good`` is None, why: "unread", "not-found", "no-point" (mail.render.UNKNOWN_BECAUSE)
 
 
 @dataclass(frozen=True)

@@ -48,10 +48,7 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
     key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
     addressing = _Addressing(key=key, sender=services.config.sender, recipients=services.config.recipients_of(incident))
     if kind != OPENED:
-        now, portal_url = services.deps.clock(), services.config.portal_url
-        return render.render_incident(
-            incident, kind, now=now, portal_url=portal_url, last_good=last_good_of(incident), **addressing
-        )
+        return _follow_up(services, incident, kind, addressing)
     if not incident.facts:  # recorded before incidents kept facts: its email was rendered then
         subject, text, html = unpack_mail(incident.mail)
         return EmailMessage(subject=render.one_line(subject), text=text, html=html, headers=render.headers_for(key), **addressing)
@@ -64,7 +61,26 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
         return render.render_alert(told.alert, portal_url=services.config.portal_url, **addressing)
     diagnosis = services.deps.catalog.diagnose(told.job.errors, extra_codes=told.extra_codes)
     return render.render_failure(
-        told.job, diagnosis, portal_url=services.config.portal_url, last_good=told.last_good, **addressing
+        told.job, diagnosis, portal_url=services.config.portal_url, last_good=told.last_good, unknown=told.unknown, **addressing
+    )
+
+
+def _follow_up(services: Services, incident: Incident, kind: str, addressing: _Addressing) -> EmailMessage:
+    """A reminder or recovery notice, with the code as its first email showed it and why a last point is unknown."""
+    told = facts.loads(incident.facts) if incident.facts else None
+    code, unknown = None, ""
+    if isinstance(told, facts.FailureFacts):
+        code = render.told_code(told.job, services.deps.catalog.diagnose(told.job.errors, extra_codes=told.extra_codes))
+        unknown = told.unknown
+    return render.render_incident(
+        incident,
+        kind,
+        now=services.deps.clock(),
+        portal_url=services.config.portal_url,
+        last_good=last_good_of(incident),
+        told=code,
+        unknown=unknown,
+        **addressing,
     )
 
 

@@ -80,9 +80,22 @@ def prepare_failure(
         last_job=job.job_name,
         operation=job.operation,
         route_to=tag_route(services, protected, {} if tag_routes is None else tag_routes),
-        facts=facts.dumps(facts.FailureFacts(job, protected.last_recovery_point if protected else None, extra_codes)),
+        facts=facts.dumps(
+            facts.FailureFacts(
+                job, protected.last_recovery_point if protected else None, extra_codes, unknown_because(items, protected)
+            )
+        ),
     )
     return key, incident
+
+
+def unknown_because(items: Mapping[str, ProtectedItem] | None, protected: ProtectedItem | None) -> str:
+    """Why the item's last good recovery point is not known, or "" when it is."""
+    if items is None:
+        return "unread"
+    if protected is None:
+        return "not-found"
+    return "no-point" if protected.last_recovery_point is None else ""
 
 
 def named_as_protected(job: BackupJob, items: Mapping[str, ProtectedItem]) -> BackupJob:

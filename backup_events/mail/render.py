@@ -39,7 +39,8 @@ class Facts:
 
     job: BackupJob
     diagnosis: Diagnosis
-    code: str
+    code: str  # the incident's code (its identity)
+    told: ToldCode  # the code as shown
     phase: str
     phase_from: str
     severity: str
@@ -51,6 +52,7 @@ class Facts:
     azure_recommendations: tuple[str, ...]
     azure_detail: str
     exposure: str | None  # None: not a backup, so no recovery point is at stake
+    exposure_label: str
     label: str  # "Backup failed", "Restore failed", …
 
 
@@ -76,17 +78,72 @@ def _every(interval: timedelta) -> str:
     return "hour" if hours == 1 else f"{hours} hours"
 
 
-def exposure_of(job: BackupJob, last_good: datetime | None) -> str:
-    """The last good recovery point and how long before this failure it was: the data at risk."""
+# Why the last good recovery point is not known: said as it is, never as "at least" a smaller figure.
+UNKNOWN_BECAUSE = {
+    "unread": "the vault's protected items could not be read when the failure was recorded",
+    "not-found": "the item is not among the vault's protected items",
+    "no-point": "the item has no recovery point yet",
+    "": "it was not read with this failure",
+}
+
+
+def exposure_of(job: BackupJob, last_good: datetime | None, unknown: str = "") -> str:
+    """The last good recovery point and how long before this failure it was: the data at risk.
+
+    A point later than the failure (a database's log backup, a later job) is not "the last good point before it":
+    it is said for what it is.
+    """
     if last_good is None:
-        return "unknown (the protected item could not be read)"
+        return f"unknown ({UNKNOWN_BECAUSE.get(unknown, UNKNOWN_BECAUSE[''])})"
     reference = job.end or job.start
-    if reference is None or reference < last_good:
+    if reference is None:
         return _when(last_good)
+    if reference < last_good:
+        return (
+            f"a newer recovery point exists: {_when(last_good)}, {_how_long(last_good - reference)} after this failure "
+            "(for a database often a log backup); nothing is lost so far"
+        )
     return f"{_when(last_good)}, {_how_long(reference - last_good)} before this failure"
 
 
-def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good: datetime | None = None) -> Facts:
+_AZURE_ID = re.compile(r"\bID:?\s*(\d{3,9})\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ToldCode:
+    """The code as the email shows it, and whose it is: Azure's, or a label of ours (never passed off as Azure's)."""
+
+    text: str
+    azure: bool
+    azure_id: str  # Azure's number, from the job or an "(ID: 100050)" in its message; "" when none
+    label: bool = True  # False: no code at all, and the text only says so (not a label of ours either)
+
+    @property
+    def short(self) -> str:
+        """For a subject: Azure's code as it is; our label with Azure's number when there is one."""
+        if self.azure:
+            return self.text
+        return f"{self.text} (Azure ID {self.azure_id})" if self.azure_id else self.text
+
+
+def told_code(job: BackupJob, diagnosis: Diagnosis) -> ToldCode:
+    """Azure's string code when it gave one (or the code Microsoft documents for its message), else our title."""
+    error = job.error
+    numbers = [str(e.number) for e in job.errors if e.number is not None]
+    numbers += [n for e in job.errors for n in _AZURE_ID.findall(e.message)]
+    azure_id = next(iter(numbers), "")
+    code = headline_code(job, diagnosis)
+    remediation = diagnosis.remediation
+    if (error and error.code) or (remediation and remediation.codes):
+        return ToldCode(code, True, azure_id if azure_id != code else "")
+    if azure_id:
+        return ToldCode(remediation.title, False, azure_id) if remediation else ToldCode(f"ID {azure_id}", True, "")
+    return ToldCode(remediation.title, False, "") if remediation else ToldCode("no error code", False, "", label=False)
+
+
+def facts_of(
+    job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good: datetime | None = None, unknown: str = ""
+) -> Facts:
     """Precompute the wording of one email."""
     remediation = diagnosis.remediation
     phase, phase_from = phase_of(job, diagnosis)
@@ -95,6 +152,7 @@ def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good
         job=job,
         diagnosis=diagnosis,
         code=headline_code(job, diagnosis),
+        told=told_code(job, diagnosis),
         phase=phase,
         phase_from=phase_from,
         severity=_SEVERITY_WORDS[remediation.severity] if remediation else "Unknown",
@@ -105,7 +163,10 @@ def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good
         azure_message=error.message if error else "",
         azure_recommendations=tuple(r for e in job.errors for r in e.recommendations),
         azure_detail=job.detail if job.detail and job.detail != (error.message if error else "") else "",
-        exposure=exposure_of(job, last_good) if kind_of(job.operation) is OperationKind.BACKUP else None,
+        exposure=exposure_of(job, last_good, unknown) if kind_of(job.operation) is OperationKind.BACKUP else None,
+        exposure_label="Recovery points"
+        if last_good and (job.end or job.start or last_good) < last_good
+        else "Last good recovery point",
         label=failed_label(job.operation),
     )
 
@@ -153,7 +214,7 @@ def _code_spans(text: str) -> Any:
 
 def subject_of(facts: Facts) -> str:
     """``[Backup failed] vm-sql-01 / salesdb: UserErrorParentFullBackupMissing`` — what failed, item first, one line."""
-    return one_line(f"[{facts.label}] {facts.job.item_name}: {facts.code}")
+    return one_line(f"[{facts.label}] {facts.job.item_name}: {facts.told.short}")
 
 
 # Bidirectional and other invisible format controls (Unicode category Cf): an item name carrying U+202E would read
@@ -180,9 +241,11 @@ def render_failure(
     recipients: tuple[str, ...],
     portal_url: str,
     last_good: datetime | None = None,
+    unknown: str = "",
 ) -> EmailMessage:
-    """The email for one failed job; ``last_good`` is the item's last good recovery point when known."""
-    facts = facts_of(job, diagnosis, portal_url=portal_url, last_good=last_good)
+    """The email for one failed job; ``last_good`` is the item's last good recovery point when known, else
+    ``unknown`` says why not (a key of ``UNKNOWN_BECAUSE``)."""
+    facts = facts_of(job, diagnosis, portal_url=portal_url, last_good=last_good, unknown=unknown)
     return _addressed(key, subject_of(facts), "failure", {"f": facts}, sender=sender, recipients=recipients)
 
 
@@ -218,8 +281,12 @@ def render_incident(
     recipients: tuple[str, ...],
     portal_url: str,
     last_good: datetime | None = None,
+    told: ToldCode | None = None,
+    unknown: str = "",
 ) -> EmailMessage:
     """A reminder (still failing, or still missed) or a recovery notice for an incident told earlier.
+
+    ``told`` is the code as the first email showed it (Azure's, or our label): without it, the incident's code.
 
     The exposure is the time since ``last_good``, the item's last good recovery point when the failure was recorded,
     with that point's time: never the time since the first failure, which understates it. Unknown is said as unknown.
@@ -237,13 +304,16 @@ def render_incident(
     else:
         label = f"{label_of(incident.operation)} {'still failing' if kind == REMINDER else 'recovered'}"
         short = f"no good backup for {gap}" if gap else "last good backup unknown"
-        subject = f"[{label}] {incident.item}: {incident.code} ({short}, {incident.count} failure{'s' * (incident.count != 1)})"
+        code = told.short if told else incident.code
+        subject = f"[{label}] {incident.item}: {code} ({short}, {incident.count} failure{'s' * (incident.count != 1)})"
     context: dict[str, object] = {
         "i": incident,
         "kind": kind,
         "missed": missed,
         "gap": gap,
         "last_good": _when(last_good) if known else "",
+        "told": told or ToldCode(incident.code, True, ""),
+        "unknown": UNKNOWN_BECAUSE.get(unknown, UNKNOWN_BECAUSE[""]),
         "opened": _when(incident.opened_at),
         "last_seen": _when(incident.last_seen),
         "closed": _when(incident.closed_at),

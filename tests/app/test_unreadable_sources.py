@@ -40,7 +40,7 @@ def test_a_vault_whose_protected_items_cannot_be_read_is_still_told(build: Build
     report = on_timer(build(source=ProtectedItemsUnreadable(), missed_grace=MISSED_CHECKS_ON), past_due=False)
     assert (report.vaults_skipped, report.problems, report.emails_sent) == (0, [], FAILED)
     vm = next(m for m in emails_in(outbox) if m["Subject"] == VM_SUBJECT)
-    assert "Last good  : unknown (the protected item could not be read)" in text_of(vm)
+    assert "Last good  : unknown (the vault's protected items could not be read when the failure was recorded)" in text_of(vm)
 
 
 def test_an_alert_is_still_told_when_its_vaults_protected_items_cannot_be_read(build: BuildServices, outbox: Path) -> None:
