@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import subprocess
 import sys
@@ -168,9 +170,18 @@ def test_test_email_through_the_outbox_is_marked_as_a_test(capsys: pytest.Captur
     assert code == 0
     assert "2 recipient(s)" in out and "oncall@example.com" not in out
     (eml,) = (tmp_path / "outbox").glob("*.eml")
-    text = eml.read_text()
-    assert "Subject: [backup-events TEST] [Backup failed] vm-app-02" in text
-    assert "no backup failed" in text
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == "[backup-events TEST] nothing has failed"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert text.startswith("TEST — nothing has failed\n")
+    assert "TEST — nothing has failed" in html.split("<body", 1)[1][:900]  # the first words on the screen
+    assert f"Mailer     : outbox folder {tmp_path / 'outbox'}" in text
+    assert "Recipients : 2: oncall@example.com, team@example.com" in text
+    assert "#a4262c" not in html  # no failure red
+    # The sample is below the divider, never above it: the first screen cannot be mistaken for a failure.
+    above, below = text.split("SAMPLE ONLY — what a real failure email looks like")
+    assert "vm-app-02" not in above and "[Backup failed] vm-app-02: UserErrorGuestAgentStatusUnavailable" in below
 
 
 def test_test_email_through_acs_reaches_the_service_once(

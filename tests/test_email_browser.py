@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from backup_events.cli import main as cli
 from backup_events.cli.main import explained
 from backup_events.cli.replay import replay
 from backup_events.dev import demo
@@ -132,19 +133,20 @@ def emails(tmp_path_factory: pytest.TempPathFactory, azurite: str) -> dict[str, 
         message = explained(document, name)
         assert not isinstance(message, str), message
         found[name] = (message.html, {})
+    found["test-email"] = (cli.test_message(demo.settings_for("UseDevelopmentStorage=true", outbox)).html, {})
     return found
 
 
 def test_the_emails_cover_every_kind(emails: dict[str, tuple[str, dict[str, str]]]) -> None:
     kinds = " ".join(html_text for html_text, _ in emails.values())
-    for kind in ("Backup failed", "Restore failed", "Still failing", "Recovered", "new failures", "missed", "security"):
+    for kind in ("Backup failed", "Restore failed", "Still failing", "Recovered", "new failures", "missed", "security", "TEST"):
         assert kind in kinds, kind
     assert len(emails) >= 15
 
 
 def essentials(email_html: str) -> dict[str, str]:
     """What must be on the first phone screen: the item (the heading), and the first step when there are steps."""
-    item = re.search(r'<div style="font-size:22px;[^"]*">([^<]+)</div>', email_html)
+    item = re.search(r'<div style="font-size:22px;[^"]*">([^<]+)</div>', email_html)  # the heading: item, or "TEST"
     step = re.search(r"<li[^>]*>\s*([^<]{1,40})", email_html)
     return {
         "item": " ".join(html.unescape(item.group(1)).split())[:30] if item else "",

@@ -263,23 +263,41 @@ def run_poll(args: argparse.Namespace) -> int:
     return 0 if not (report.problems or report.vaults_skipped) else 1
 
 
-def test_message(settings: Any) -> EmailMessage:
-    """A clearly marked synthetic notification: the bundled VM agent failure, as a real one would look."""
-    from dataclasses import replace  # noqa: PLC0415
-
+def test_message(settings: Any, now: datetime | None = None) -> EmailMessage:
+    """The test email: "TEST — nothing has failed", the path it proves, and a sample failure below a divider."""
     from backup_events.adapters.sample_jobs import bundled_jobs  # noqa: PLC0415
 
     job = normalise_job(bundled_jobs()[0])
-    job = replace(job, notes=("This is a TEST sent by `python -m backup_events test-email`: no backup failed.",))
-    message = render.render_failure(
-        job,
-        remediation.load().diagnose(job.errors),
+    diagnosis = remediation.load().diagnose(job.errors)
+    facts = render.facts_of(job, diagnosis, portal_url=settings.portal_url)
+    entry = diagnosis.remediation
+    sample = render.Sample(render.subject_of(facts), entry.cause if entry else "", entry.steps[0] if entry else "")
+    return render.render_test(
+        proved_path(settings),
+        sample,
         key=f"test-email|{uuid.uuid4()}",
+        now=now or datetime.now(UTC),
         sender=settings.mail_sender,
         recipients=settings.mail_recipients,
-        portal_url=settings.portal_url,
     )
-    return replace(message, subject=f"[backup-events TEST] {message.subject}")
+
+
+def proved_path(settings: Any) -> list[tuple[str, str]]:
+    """What a test email that arrives proves: the mailer, the sender, the recipients, and the settings behind them."""
+    if settings.mailer == "acs":
+        mailer = f"Azure Communication Services, {settings.acs_endpoint or 'connection string'}"
+    else:
+        mailer = f"outbox folder {settings.outbox_dir}"
+    count = len(settings.mail_recipients)
+    watched = f"{len(settings.vault_ids)} vault id(s), {len(settings.subscription_ids)} subscription(s) discovered"
+    return [
+        ("Mailer", mailer),
+        ("Sender", settings.mail_sender),
+        ("Recipients", f"{count}: {', '.join(settings.mail_recipients)}"),
+        ("Schedule", f"{settings.poll_schedule} (NCRONTAB)"),
+        ("Watching", watched),
+        ("Digest", f"more than {settings.digest_threshold} new failures in a run become one email"),
+    ]
 
 
 def run_test_email(args: argparse.Namespace) -> int:

@@ -358,3 +358,21 @@ def render_missed(
         "vault_name": parse_vault_id(item.vault_id)["vault_name"],
     }
     return _addressed(key, subject, "missed", context, sender=sender, recipients=recipients)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A failure email in three lines, shown below a test email's divider."""
+
+    subject: str
+    cause: str
+    first_step: str
+
+
+def render_test(
+    proved: list[tuple[str, str]], sample: Sample, *, key: str, now: datetime, sender: str, recipients: tuple[str, ...]
+) -> EmailMessage:
+    """The test email: "TEST — nothing has failed" first, its own look (no failure colours), the path it proved
+    (``proved``: mailer, sender, recipients, settings), and a sample failure below a divider."""
+    context: dict[str, object] = {"proved": proved, "sample": sample, "sent": _when(now)}
+    return _addressed(key, "[backup-events TEST] nothing has failed", "test", context, sender=sender, recipients=recipients)
