@@ -7,6 +7,7 @@ without sending twice (the mailer is asked whether it already has the message).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,20 +107,43 @@ def last_good_of(incident: Incident) -> datetime | None:
     return told.item.last_recovery_point if isinstance(told, facts.MissedFacts) else None
 
 
+MAX_RECIPIENTS = 50  # per email, as ACS takes them (shared/reference/email-and-tables.md)
+
+
+def batches(message: EmailMessage) -> list[EmailMessage]:
+    """The message as the mail service takes it: at most ``MAX_RECIPIENTS`` each, each batch with a key of its own."""
+    if len(message.recipients) <= MAX_RECIPIENTS:
+        return [message]
+    return [
+        dataclasses.replace(
+            message,
+            key=f"{message.key}|to{start // MAX_RECIPIENTS}",
+            recipients=message.recipients[start : start + MAX_RECIPIENTS],
+        )
+        for start in range(0, len(message.recipients), MAX_RECIPIENTS)
+    ]
+
+
 def send(services: Services, message: EmailMessage, report: RunReport, budget: MailBudget) -> bool:
-    """Hand one email to the mailer; a failure is reported and, when throttled, pauses mail for this run."""
-    try:
-        delivery_id = services.deps.mailer.send(message)
-    except Exception as exc:  # whatever breaks one send is that message's problem alone: it is released, owed again
-        report.problems.append(f"email {message.subject!r} not sent: {exc}")
-        if not isinstance(exc, DeliveryError):
-            log.exception("Mailer failed unexpectedly on %r", message.subject)
-        elif exc.retry_after is not None:
-            # The mail service is throttling us (ACS: 5/min, 10/h on Azure-managed domains):
-            # more sends now would only fail; the rest waits for the next run.
-            budget.paused = True
-        return False
-    log.info("Sent %s as %s", message.subject, delivery_id)
+    """Hand one email to the mailer, in batches of recipients; a failure is reported and, when throttled, pauses
+    mail for this run. A batch the mailer already has (an earlier attempt got part-way) is not sent again."""
+    parts = batches(message)
+    delivery_ids = []
+    for part in parts:
+        try:
+            if len(parts) > 1 and services.deps.mailer.delivered(part):
+                continue
+            delivery_ids.append(services.deps.mailer.send(part))
+        except Exception as exc:  # whatever breaks one send is that message's problem alone: it is released, owed again
+            report.problems.append(f"email {message.subject!r} not sent: {exc}")
+            if not isinstance(exc, DeliveryError):
+                log.exception("Mailer failed unexpectedly on %r", message.subject)
+            elif exc.retry_after is not None:
+                # The mail service is throttling us (ACS: 5/min, 10/h on Azure-managed domains):
+                # more sends now would only fail; the rest waits for the next run.
+                budget.paused = True
+            return False
+    log.info("Sent %s as %s", message.subject, ", ".join(delivery_ids) or "already delivered")
     report.emails_sent += 1
     return True
 
@@ -174,7 +198,14 @@ def send_digest(
         report.deferred += len(claimed)
         return
     message = render.render_digest(
-        claimed, key=key, sender=services.config.sender, recipients=recipients, portal_url=services.config.portal_url
+        claimed,
+        key=key,
+        sender=services.config.sender,
+        recipients=recipients,
+        portal_url=services.config.portal_url,
+        now=now,
+        remedies={i.code: services.deps.catalog.entry(i.code) for i in claimed},
+        last_good={i.key: last_good_of(i) for i in claimed},
     )
     if any(was_sending(i, OPENED) for i in incidents) and services.deps.mailer.delivered(message):
         log.warning("Digest %s was sent by an instance that stopped before recording it", key)

@@ -53,6 +53,14 @@ class Catalog:
         entry = self.by_code.get(code.casefold())
         return next((c for c in entry.codes if c.casefold() == code.casefold()), code) if entry else code
 
+    def entry(self, code: str) -> Remediation | None:
+        """The entry an incident's code names: one of its codes, its number, or its key (message-only entries)."""
+        if found := self.by_code.get(code.casefold()):
+            return found
+        if code.isdigit() and (found := self.by_number.get(int(code))):
+            return found
+        return next((e for e in self.entries if e.key.casefold() == code.casefold()), None)
+
     def diagnose(self, errors: Iterable[JobError], *, extra_codes: Iterable[str] = ()) -> Diagnosis:
         """Find the entry for a job's errors (first error first); ``extra_codes`` come from alert ids."""
         errors = tuple(errors)

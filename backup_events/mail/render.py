@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from backup_events.domain.exposure import MISSED_CODE, ProtectedItem
 from backup_events.domain.identity import headline_code
 from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
-from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
+from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Remediation, Severity
 from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
 from backup_events.wire.alerts import BackupAlert
 from backup_events.wire.jobs import failed_task, unfinished_task
@@ -322,16 +323,81 @@ def render_incident(
     return _addressed(key, subject, "incident", context, sender=sender, recipients=recipients)
 
 
+@dataclass(frozen=True)
+class DigestGroup:
+    """Items failing with one code in one vault: the cause and the steps once, then the items."""
+
+    code: str
+    azure: bool  # Azure's code, else a label of ours (a catalog title)
+    vault_name: str
+    remedy: Remediation | None
+    incidents: tuple[Incident, ...]
+
+
+@dataclass(frozen=True)
+class MissedRow:
+    """A missed backup in a digest: the item and how long it has had no recovery point."""
+
+    incident: Incident
+    since: str
+    gap: str
+
+
+def digest_groups(incidents: list[Incident], remedies: Mapping[str, Remediation | None]) -> list[DigestGroup]:
+    """Failures grouped by code and vault, the largest group first; ``remedies`` maps a code to its catalog entry."""
+    groups: dict[tuple[str, str], list[Incident]] = {}
+    for incident in sorted(incidents, key=lambda i: (i.item.casefold(), i.opened_at)):
+        groups.setdefault((incident.code.casefold(), incident.vault_name), []).append(incident)
+    built = []
+    for members in groups.values():
+        first = members[0]
+        remedy = remedies.get(first.code)
+        ours = remedy is not None and first.code not in remedy.codes and first.code.casefold() == remedy.key.casefold()
+        built.append(
+            DigestGroup(remedy.title if ours and remedy else first.code, not ours, first.vault_name, remedy, tuple(members))
+        )
+    return sorted(built, key=lambda g: (-len(g.incidents), g.vault_name.casefold(), g.code.casefold()))
+
+
 def render_digest(
-    incidents: list[Incident], *, key: str, sender: str, recipients: tuple[str, ...], portal_url: str
+    incidents: list[Incident],
+    *,
+    key: str,
+    sender: str,
+    recipients: tuple[str, ...],
+    portal_url: str,
+    now: datetime | None = None,
+    remedies: Mapping[str, Remediation | None] | None = None,
+    last_good: Mapping[str, datetime | None] | None = None,
 ) -> EmailMessage:
-    """One email for a storm of new incidents: every item, its code, cause and link, worst vaults first."""
-    ordered = sorted(incidents, key=lambda i: (i.vault_name.casefold(), i.item.casefold(), i.code))
+    """One email for a storm of new incidents: grouped by code and vault (the cause and steps once per group), then
+    the missed backups with how long each has gone without a recovery point.
+
+    ``remedies`` maps a code to its catalog entry; ``last_good`` an incident key to its last recovery point.
+    """
+    failures = [i for i in incidents if i.code != MISSED_CODE]
+    missed_incidents = sorted((i for i in incidents if i.code == MISSED_CODE), key=lambda i: i.item.casefold())
+    moment = now or max((i.last_seen for i in incidents), default=datetime.min)
+    missed = []
+    for incident in missed_incidents:
+        point = (last_good or {}).get(incident.key)
+        missed.append(MissedRow(incident, _when(point) if point else "ever", _how_long(moment - point) if point else ""))
     vaults = sorted({i.vault_name for i in incidents})
-    labels = {label_of(i.operation) for i in incidents}
+    labels = {label_of(i.operation) for i in failures}
     label = f"{labels.pop()} failed" if len(labels) == 1 else "Backup jobs failed"
-    subject = f"[{label}] {len(incidents)} new failures in {len(vaults)} vault{'s' * (len(vaults) != 1)} (digest)"
-    context: dict[str, object] = {"incidents": ordered, "vaults": vaults, "portal_url": portal_url}
+    in_vaults = f"in {len(vaults)} vault{'s' * (len(vaults) != 1)}"
+    if not failures:
+        subject = f"[Backups missed] {len(missed)} items without a recent recovery point {in_vaults} (digest)"
+    else:
+        also = f", {len(missed)} missed backup{'s' * (len(missed) != 1)}" if missed else ""
+        subject = f"[{label}] {len(failures)} new failures {in_vaults}{also} (digest)"
+    context: dict[str, object] = {
+        "groups": digest_groups(failures, remedies or {}),
+        "failures": failures,
+        "missed": missed,
+        "vaults": vaults,
+        "portal_url": portal_url,
+    }
     return _addressed(key, subject, "digest", context, sender=sender, recipients=recipients)
 
 
