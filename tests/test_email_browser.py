@@ -19,15 +19,22 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from backup_events.adapters.memory_store import MemoryIncidentStore
+from backup_events.adapters.sample_jobs import SampleJobSource
+from backup_events.app.poll import poll_jobs
 from backup_events.cli import main as cli
 from backup_events.cli.main import explained
 from backup_events.cli.replay import replay
 from backup_events.dev import demo
-from tests.conftest import load
+from backup_events.domain.incidents import Policy
+from tests.app.conftest import app_services
+from tests.app.parts import failed_vm_job
+from tests.conftest import Clock, load
 from tests.recorded import RECORDED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +121,17 @@ def long_names_job() -> dict[str, object]:
     return job
 
 
+def reminder_digest(outbox: Path) -> None:
+    """Six items still failing a day later, past the digest threshold: one digest of reminders."""
+    clock = Clock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    store = MemoryIncidentStore(clock=clock)
+    source = SampleJobSource([failed_vm_job(n, f"vm-stuck-{n:02d}", clock()) for n in range(6)])
+    policy = Policy(reminder_hours=(24,), digest_threshold=3, emails_per_run=20)
+    for hours in (0, 24):
+        clock.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC) + timedelta(hours=hours)
+        poll_jobs(app_services(store, outbox, clock, source=source, policy=policy))
+
+
 @pytest.fixture(scope="module")
 def emails(tmp_path_factory: pytest.TempPathFactory, azurite: str) -> dict[str, tuple[str, dict[str, str]]]:
     """name → (HTML, what must be on the first phone screen): every kind of email the pipeline writes."""
@@ -121,8 +139,10 @@ def emails(tmp_path_factory: pytest.TempPathFactory, azurite: str) -> dict[str, 
     demo.story(tmp_path_factory.mktemp("state"), outbox, show=lambda title, report: None)
     restores = tmp_path_factory.mktemp("restores")
     replay([RECORDED / "jobs/azcli--test_backup_scenario--552214c-i377.json"], restores)
+    reminders = tmp_path_factory.mktemp("reminders")
+    reminder_digest(reminders)
     found: dict[str, tuple[str, dict[str, str]]] = {}
-    for path in sorted([*outbox.glob("*.html"), *restores.glob("*.html")]):
+    for path in sorted([*outbox.glob("*.html"), *restores.glob("*.html"), *reminders.glob("*reminder-digest*.html")]):
         text = path.read_text(encoding="utf-8")
         found[path.stem] = (text, {})
     for name, document in {
@@ -139,7 +159,8 @@ def emails(tmp_path_factory: pytest.TempPathFactory, azurite: str) -> dict[str, 
 
 def test_the_emails_cover_every_kind(emails: dict[str, tuple[str, dict[str, str]]]) -> None:
     kinds = " ".join(html_text for html_text, _ in emails.values())
-    for kind in ("Backup failed", "Restore failed", "Still failing", "Recovered", "new failures", "missed", "security", "TEST"):
+    kinds_wanted = ("Backup failed", "Restore failed", "Still failing", "Recovered", "new failures", "missed", "security", "TEST")
+    for kind in (*kinds_wanted, "reminder digest"):
         assert kind in kinds, kind
     assert len(emails) >= 15
 

@@ -69,10 +69,8 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
 def _follow_up(services: Services, incident: Incident, kind: str, addressing: _Addressing) -> EmailMessage:
     """A reminder or recovery notice, with the code as its first email showed it and why a last point is unknown."""
     told = facts.loads(incident.facts) if incident.facts else None
-    code, unknown = None, ""
-    if isinstance(told, facts.FailureFacts):
-        code = render.told_code(told.job, services.deps.catalog.diagnose(told.job.errors, extra_codes=told.extra_codes))
-        unknown = told.unknown
+    code = _told(services, incident)
+    unknown = told.unknown if isinstance(told, facts.FailureFacts) else ""
     return render.render_incident(
         incident,
         kind,
@@ -83,6 +81,14 @@ def _follow_up(services: Services, incident: Incident, kind: str, addressing: _A
         unknown=unknown,
         **addressing,
     )
+
+
+def _told(services: Services, incident: Incident) -> render.ToldCode | None:
+    """The code as the incident's first email showed it (Azure's, or our label); None without a failure's facts."""
+    told = facts.loads(incident.facts) if incident.facts else None
+    if not isinstance(told, facts.FailureFacts):
+        return None
+    return render.told_code(told.job, services.deps.catalog.diagnose(told.job.errors, extra_codes=told.extra_codes))
 
 
 @dataclass
@@ -178,47 +184,54 @@ def send_many(services: Services, wanted: list[tuple[Incident, str]], report: Ru
     recording.settle_emails(services.deps.incidents, outcomes)
 
 
-def send_digest(
-    services: Services, incidents: list[Incident], recipients: tuple[str, ...], report: RunReport, budget: MailBudget
-) -> None:
-    """A storm of new incidents becomes one email listing every one of them: claimed, sent and settled as one unit.
+def send_digest(services: Services, incidents: list[Incident], kind: str, report: RunReport, budget: MailBudget) -> None:
+    """A storm of first emails (or of reminders) becomes one email listing every incident: claimed, sent and settled
+    as one unit.
 
     Each member is claimed carrying the digest's key, so if this instance dies after sending, the instance that takes
     the claims over finds the same digest by its key and asks the mailer before sending it again.
     """
-    key = digest_key(incidents)
+    key = digest_key(incidents, kind)
     now = services.deps.clock()
-    changes = [(i, OPENED) for i in incidents]
-    claims = recording.claim_emails(services.deps.incidents, changes, now, digest=key)
+    claims = recording.claim_emails(services.deps.incidents, [(i, kind) for i in incidents], now, digest=key)
     claimed = [c for c in claims if c is not None]
     if not claimed:
         return
     if len(claimed) < len(incidents):  # another instance took some: the unit is broken, tell these next run
-        recording.settle_emails(services.deps.incidents, [(c, OPENED, False) for c in claimed])
+        recording.settle_emails(services.deps.incidents, [(c, kind, False) for c in claimed])
         report.deferred += len(claimed)
         return
-    message = render.render_digest(
-        claimed,
-        key=key,
-        sender=services.config.sender,
-        recipients=recipients,
-        portal_url=services.config.portal_url,
-        now=now,
-        remedies={i.code: services.deps.catalog.entry(i.code) for i in claimed},
-        last_good={i.key: last_good_of(i) for i in claimed},
-    )
-    if any(was_sending(i, OPENED) for i in incidents) and services.deps.mailer.delivered(message):
+    message = digest_message(services, claimed, kind, key=key, recipients=services.config.recipients_of(claimed[0]))
+    if any(was_sending(i, kind) for i in incidents) and services.deps.mailer.delivered(message):
         log.warning("Digest %s was sent by an instance that stopped before recording it", key)
-        recording.settle_emails(services.deps.incidents, [(incident, OPENED, True) for incident in claimed])
+        recording.settle_emails(services.deps.incidents, [(incident, kind, True) for incident in claimed])
         return
     ok = send(services, message, report, budget)
-    recording.settle_emails(services.deps.incidents, [(incident, OPENED, ok) for incident in claimed])
+    recording.settle_emails(services.deps.incidents, [(incident, kind, ok) for incident in claimed])
     report.digests += ok
+    report.reminders_sent += len(claimed) if ok and kind == REMINDER else 0
+
+
+def digest_message(
+    services: Services, incidents: list[Incident], kind: str, *, key: str, recipients: tuple[str, ...]
+) -> EmailMessage:
+    """The digest of first emails, or of reminders, for these incidents, rendered now."""
+    addressing = _Addressing(key=key, sender=services.config.sender, recipients=recipients)
+    last_good = {i.key: last_good_of(i) for i in incidents}
+    now, portal_url = services.deps.clock(), services.config.portal_url
+    if kind == REMINDER:
+        told = {i.key: code for i in incidents if (code := _told(services, i)) is not None}
+        return render.render_reminder_digest(
+            incidents, now=now, portal_url=portal_url, last_good=last_good, told=told, **addressing
+        )
+    remedies = {i.code: services.deps.catalog.entry(i.code) for i in incidents}
+    return render.render_digest(incidents, now=now, portal_url=portal_url, remedies=remedies, last_good=last_good, **addressing)
 
 
 def notify(services: Services, report: RunReport, *, keys: list[str] | None = None) -> None:
     """Send what incidents are owed: one digest for a storm, else one email each, within the run's and the hour's budget.
 
+    A storm is more than ``digest_threshold`` first emails, or reminders, due at once for one group of recipients.
     With ``keys`` (the alert path): only those incidents, and at most ``digest_threshold`` emails an hour; past that a
     burst of alerts is a storm, and its emails are left to the next Timer run, which folds them into a digest.
     """
@@ -229,32 +242,36 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
     else:
         candidates = [i for k in keys if (i := services.deps.incidents.incident(k)) is not None]
     due = [(incident, kind) for incident in candidates for kind in emails_due(incident, now, policy)]
-    by_digest: dict[str, list[Incident]] = {}  # digests a dead instance left claimed: resumed whole
-    by_recipients: dict[tuple[str, ...], list[Incident]] = {}
+    by_digest: dict[tuple[str, str], list[Incident]] = {}  # digests a dead instance left claimed: resumed whole
+    by_recipients: dict[tuple[str, tuple[str, ...]], list[Incident]] = {}
     for incident, kind in due:
-        if kind == OPENED and incident.digest and was_sending(incident, OPENED):
-            by_digest.setdefault(incident.digest, []).append(incident)
-        elif kind == OPENED:
-            by_recipients.setdefault(services.config.recipients_of(incident), []).append(incident)
-    digests = list(by_digest.values())
-    singles = [(i, k) for i, k in due if k != OPENED]
-    for opened in by_recipients.values():
-        if len(opened) <= policy.digest_threshold:
-            singles = [(i, OPENED) for i in opened] + singles
+        if kind in _FOLDED and incident.digest and was_sending(incident, kind):
+            by_digest.setdefault((kind, incident.digest), []).append(incident)
+        elif kind in _FOLDED:
+            by_recipients.setdefault((kind, services.config.recipients_of(incident)), []).append(incident)
+    digests = [(kind, members) for (kind, _), members in by_digest.items()]
+    singles: dict[str, list[tuple[Incident, str]]] = {kind: [] for kind in _FOLDED}
+    for (kind, _), members in by_recipients.items():
+        if len(members) <= policy.digest_threshold:
+            singles[kind] += [(i, kind) for i in members]
         else:
-            digests.append(opened)
-    wanted = min(policy.emails_per_run, len(digests) + len(singles))
+            digests.append((kind, members))
+    ordered = singles[OPENED] + singles[REMINDER] + [(i, k) for i, k in due if k not in _FOLDED]
+    wanted = min(policy.emails_per_run, len(digests) + len(ordered))
     budget = MailBudget(_granted(services, now, wanted, alert_path=keys is not None))
-    for opened in digests:
+    for kind, members in digests:
         if not budget.spent:
-            send_digest(services, opened, services.config.recipients_of(opened[0]), report, budget)
+            send_digest(services, members, kind, report, budget)
             budget.left -= 1
         else:
-            report.deferred += len(opened)
+            report.deferred += len(members)
     allowed = 0 if budget.spent else budget.left
-    chosen, report.deferred = singles[:allowed], report.deferred + len(singles) - len(singles[:allowed])
+    chosen, report.deferred = ordered[:allowed], report.deferred + len(ordered) - len(ordered[:allowed])
     for start in range(0, len(chosen), _SEND_BATCH):
         send_many(services, chosen[start : start + _SEND_BATCH], report, budget)
+
+
+_FOLDED = (OPENED, REMINDER)  # the kinds a storm folds into one digest; recovery notices always go one by one
 
 
 def _granted(services: Services, now: datetime, wanted: int, *, alert_path: bool) -> int:

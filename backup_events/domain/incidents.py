@@ -261,9 +261,15 @@ def was_sending(incident: Incident, kind: str) -> bool:
     return state == SENDING
 
 
-def digest_key(incidents: list[Incident]) -> str:
-    """One digest's key: the same set of incidents, the same key (so a resumed digest is recognised as sent)."""
-    return "digest|" + hashlib.sha256("|".join(sorted(i.key for i in incidents)).encode()).hexdigest()[:32]
+def digest_key(incidents: list[Incident], kind: str = OPENED) -> str:
+    """One digest's key: the same set of incidents, the same key (so a resumed digest is recognised as sent).
+
+    A digest of reminders is keyed by each incident's reminder round too: the next round is another email.
+    """
+    if kind == OPENED:
+        return "digest|" + hashlib.sha256("|".join(sorted(i.key for i in incidents)).encode()).hexdigest()[:32]
+    rounds = "|".join(sorted(f"{i.key}:{i.reminders_sent}" for i in incidents))
+    return f"digest-{kind}|" + hashlib.sha256(rounds.encode()).hexdigest()[:32]
 
 
 def hour_of(now: datetime) -> str:

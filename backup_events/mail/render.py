@@ -442,3 +442,56 @@ def render_test(
     (``proved``: mailer, sender, recipients, settings), and a sample failure below a divider."""
     context: dict[str, object] = {"proved": proved, "sample": sample, "sent": _when(now)}
     return _addressed(key, "[backup-events TEST] nothing has failed", "test", context, sender=sender, recipients=recipients)
+
+
+@dataclass(frozen=True)
+class ReminderRow:
+    """One incident in a digest of reminders: what it is, how long, and the data at risk."""
+
+    incident: Incident
+    code: ToldCode
+    missed: bool
+    opened: str
+    last_good: str  # "" when unknown
+    gap: str
+
+
+def render_reminder_digest(
+    incidents: list[Incident],
+    *,
+    key: str,
+    now: datetime,
+    sender: str,
+    recipients: tuple[str, ...],
+    portal_url: str,
+    last_good: Mapping[str, datetime | None],
+    told: Mapping[str, ToldCode],
+) -> EmailMessage:
+    """Reminders due at once for many incidents, as one email: the longest without a good backup first.
+
+    ``last_good`` maps an incident key to its last good recovery point, ``told`` to the code its first email showed.
+    """
+    rows = []
+    for incident in incidents:
+        point = last_good.get(incident.key)
+        known = point is not None and point <= now
+        rows.append(
+            ReminderRow(
+                incident=incident,
+                code=told.get(incident.key) or ToldCode(incident.code, True, ""),
+                missed=incident.code == MISSED_CODE,
+                opened=_when(incident.opened_at),
+                last_good=_when(point) if known and point else "",
+                gap=_how_long(now - point) if known and point else "",
+            )
+        )
+    worst_first = sorted(
+        rows, key=lambda r: (last_good.get(r.incident.key) or datetime.max.replace(tzinfo=now.tzinfo), r.incident.item.casefold())
+    )
+    missed = sum(r.missed for r in rows)
+    failing = len(rows) - missed
+    parts = [f"{failing} still failing"] if failing else []
+    parts += [f"{missed} still missed"] if missed else []
+    subject = f"[Backups still failing] {', '.join(parts)} (reminder digest)"
+    context: dict[str, object] = {"rows": worst_first, "failing": failing, "missed": missed, "portal_url": portal_url}
+    return _addressed(key, subject, "reminders", context, sender=sender, recipients=recipients)

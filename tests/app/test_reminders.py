@@ -13,7 +13,7 @@ from backup_events.app.poll import poll_jobs
 from backup_events.domain.incidents import Policy
 from backup_events.errors import ConfigurationError
 from tests.app.conftest import BuildServices
-from tests.app.parts import VM_CODE, emails_in, failed_vm_job, settings
+from tests.app.parts import VM_CODE, emails_in, failed_vm_job, settings, text_of
 from tests.conftest import Clock
 
 
@@ -76,3 +76,36 @@ def test_a_reminder_counts_from_the_last_good_recovery_point_the_incident_kept()
     }
     found = {name: last_good_of(replace(base, facts=text)) for name, text in told.items()}
     assert found == {"failure": point, "failure, no item read": None, "missed": point, "alert": None, "previous release": None}
+
+
+def test_reminders_due_at_once_past_the_digest_threshold_fold_into_one_digest_and_the_next_round_is_another(
+    build: BuildServices, outbox: Path, clock: Clock
+) -> None:
+    policy = Policy(reminder_hours=(24, 72), digest_threshold=3, emails_per_run=20)
+    opened = clock()
+    source = SampleJobSource([failed_vm_job(n, f"vm-stuck-{n}", opened) for n in range(5)])
+
+    def run_at(hours: float) -> tuple[int, int, int]:
+        clock.now = opened + timedelta(hours=hours)
+        report = poll_jobs(build(source=source, policy=policy))
+        return report.digests, report.reminders_sent, report.emails_sent
+
+    assert run_at(0) == (1, 0, 1)  # the first emails: one digest
+    assert run_at(24) == (1, 5, 1)  # five reminders due: one digest of reminders
+    assert run_at(24.25) == (0, 0, 0)
+    assert run_at(72) == (1, 5, 1)  # the next round: another digest, not taken for the first one
+    reminders = [m for m in emails_in(outbox) if "(reminder digest)" in str(m["Subject"])]
+    assert [str(m["Subject"]) for m in reminders] == ["[Backups still failing] 5 still failing (reminder digest)"] * 2
+    text = text_of(reminders[0])
+    assert all(f"- vm-stuck-{n} (Azure VM, vault rsv-prod-weu)" in text for n in range(5))
+    assert text.count(f"  {VM_CODE} · Azure error ID 320001") == 5
+
+
+def test_reminders_within_the_digest_threshold_go_one_by_one(build: BuildServices, outbox: Path, clock: Clock) -> None:
+    policy = Policy(reminder_hours=(24,), digest_threshold=3, emails_per_run=20)
+    opened = clock()
+    source = SampleJobSource([failed_vm_job(n, f"vm-stuck-{n}", opened) for n in range(3)])
+    poll_jobs(build(source=source, policy=policy))
+    clock.now = opened + timedelta(hours=24)
+    report = poll_jobs(build(source=source, policy=policy))
+    assert (report.digests, report.reminders_sent, report.emails_sent) == (0, 3, 3)
