@@ -190,6 +190,10 @@ def test_no_email_is_wider_than_the_screen_and_the_essentials_are_on_the_first_p
     ]
     assert too_wide == []
     assert below == [] or width != PHONE
+    # What was measured, kept with the screenshots (the closing notes quote it).
+    (SCREENSHOTS / f"widths-{width}.json").write_text(
+        json.dumps({name: {k: f[k] for k in ("width", "item", "step")} for name, f in sorted(found.items())}, indent=1)
+    )
     for name, (email_html, _) in wanted.items():
         screenshot(browser, tmp_path, name, email_html, width)
     assert len(list(SCREENSHOTS.glob(f"*-{width}.png"))) >= len(wanted)

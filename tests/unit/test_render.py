@@ -141,3 +141,45 @@ def test_the_message_key_header_is_a_hash_never_input() -> None:
     )
     (value,) = message.headers.values()
     assert re.fullmatch(r"[0-9a-f]{32}", value)
+
+
+def told(raw: dict[str, Any]) -> Any:
+    from backup_events.mail.render import told_code  # noqa: PLC0415
+
+    job = normalise_job(raw)
+    return told_code(job, remediation.load().diagnose(job.errors))
+
+
+def test_azure_string_code_is_told_as_azures_with_its_number() -> None:
+    code = told(load(VM))
+    assert (code.text, code.azure, code.azure_id, code.short) == (
+        "UserErrorGuestAgentStatusUnavailable",
+        True,
+        "999001",  # this synthetic job's errorCode
+        "UserErrorGuestAgentStatusUnavailable",
+    )
+
+
+def test_a_job_with_only_a_message_id_is_told_by_our_title_and_azures_id_never_by_our_key() -> None:
+    raw = copy.deepcopy(load(VM))
+    raw["properties"]["errorDetails"] = [
+        {"errorString": "Unable to connect to the Azure Backup service (ID: 100050)", "recommendations": []}
+    ]
+    code = told(raw)
+    assert code.azure is False and code.azure_id == "100050"
+    assert code.short == f"{code.text} (Azure ID 100050)"
+    assert code.text == "Backup agent cannot connect to Azure Backup"
+
+
+def test_an_unknown_number_alone_is_told_as_azures_id() -> None:
+    raw = copy.deepcopy(load(VM))
+    raw["properties"]["errorDetails"] = [{"errorCode": 799999, "errorString": "Something new", "recommendations": []}]
+    code = told(raw)
+    assert (code.text, code.azure, code.azure_id) == ("ID 799999", True, "")
+
+
+def test_no_error_at_all_is_said_as_such_not_as_a_label() -> None:
+    raw = copy.deepcopy(load(VM))
+    del raw["properties"]["errorDetails"]
+    code = told(raw)
+    assert (code.text, code.azure, code.label) == ("no error code", False, False)
