@@ -121,6 +121,31 @@ def test_catalog_check_names_the_bad_entry_and_exits_1(capsys: pytest.CaptureFix
     assert "Broken: docs must be an https://learn.microsoft.com/ link" in err
 
 
+def test_catalog_check_covers_both_languages_of_the_bundled_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "catalog", "check")
+    assert code == 0 and out.startswith("catalog OK: ") and " entries in en, ja, " in out
+
+
+def test_catalog_check_names_the_key_whose_japanese_is_wrong_and_exits_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    english, japanese = tmp_path / "catalog.toml", tmp_path / "catalog.ja.toml"
+    english.write_text(
+        'schema = 1\n[[entry]]\nkey = "Agent"\ntitle = "t"\ncause = "c"\nsteps = ["Run `waagent`.", "s2"]\n'
+        'phase = "Take Snapshot"\nseverity = "user"\nworkloads = ["Azure VM"]\ncodes = ["X"]\n'
+        'docs = "https://learn.microsoft.com/azure/backup/p"\n'
+    )
+    japanese.write_text(
+        'schema = 1\nlanguage = "ja"\n[entry.Agent]\ntitle = "題"\ncause = "原因"\nsteps = ["`walinuxagent` を実行します。"]\n'
+        'docs = "https://learn.microsoft.com/azure/backup/p"\n'
+    )
+    code, _, err = run(capsys, "catalog", "check", "--file", str(english), "--ja", str(japanese))
+    assert code == 1
+    assert "Agent (ja): 1 steps, the English has 2" in err
+    assert "Agent (ja): docs must be the ja-jp Learn link https://learn.microsoft.com/ja-jp/azure/backup/p" in err
+    assert "Traceback" not in err
+
+
 def test_demo_twice_writes_every_failure_then_nothing(tmp_path: Path) -> None:
     def demo() -> str:
         result = subprocess.run(

@@ -315,15 +315,19 @@ def run_test_email(args: argparse.Namespace) -> int:
 
 def run_catalog(args: argparse.Namespace) -> int:
     text = Path(args.file).read_text(encoding="utf-8") if args.file else remediation.catalog_text()
+    # The bundled catalog is checked in every language; a --file alone is checked in English, or with --ja.
+    translations = remediation.translation_texts() if not args.file else {}
+    if args.ja:
+        translations["ja"] = Path(args.ja).read_text(encoding="utf-8")
+    catalog = remediation.parse(text, translations)
     if args.action == "check":
-        catalog = remediation.parse(text)
         code_count = sum(len(e.codes) for e in catalog.entries)
         print(
-            f"catalog OK: {len(catalog.entries)} entries, {code_count} codes, {len(catalog.by_number)} numbers, "
-            f"{len(catalog.patterns)} message patterns"
+            f"catalog OK: {len(catalog.entries)} entries in {', '.join(['en', *translations])}, {code_count} codes, "
+            f"{len(catalog.by_number)} numbers, {len(catalog.patterns)} message patterns"
         )
         return 0
-    for entry in remediation.parse(text).entries:
+    for entry in catalog.entries:
         codes = ", ".join(entry.codes + tuple(str(n) for n in entry.numbers)) or "(message only)"
         print(f"{entry.key}\n    {entry.phase} · {entry.severity} · {', '.join(entry.workloads)}\n    {codes}")
     return 0
@@ -360,7 +364,8 @@ def parser() -> argparse.ArgumentParser:
     test_email.set_defaults(run=run_test_email)
     catalog = commands.add_parser("catalog", help="list the remediation catalog, or `catalog check` it")
     catalog.add_argument("action", nargs="?", choices=("list", "check"), default="list")
-    catalog.add_argument("--file", help="check this TOML file instead of the bundled catalog")
+    catalog.add_argument("--file", help="check this TOML file instead of the bundled catalog (in English unless --ja)")
+    catalog.add_argument("--ja", help="check this Japanese TOML file instead of the bundled catalog.ja.toml")
     catalog.set_defaults(run=run_catalog)
     return cli
 

@@ -89,9 +89,28 @@ class BackupJob:
         return self.errors[0] if self.errors else None
 
 
+LANGUAGES = ("en", "ja")
+"""The languages every catalog entry is written in; English is catalog.toml itself, the others catalog.<lang>.toml."""
+
+
+@dataclass(frozen=True)
+class RemediationText:
+    """One catalog entry's words in one language: what the reader sees, nothing that matches a job."""
+
+    title: str
+    cause: str
+    steps: tuple[str, ...]
+    notes: tuple[str, ...]
+    docs_url: str
+
+
 @dataclass(frozen=True)
 class Remediation:
-    """One catalog entry: why a code happens and what to do about it."""
+    """One catalog entry: why a code happens and what to do about it.
+
+    ``title``, ``cause``, ``steps``, ``notes`` and ``docs_url`` are the English; ``text(language)`` gives the
+    words in any of ``LANGUAGES`` (the catalog check makes sure every entry has them all).
+    """
 
     key: str
     title: str
@@ -104,6 +123,16 @@ class Remediation:
     numbers: tuple[int, ...] = ()
     workloads: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    translations: tuple[tuple[str, RemediationText], ...] = ()  # (language, text) for each language but English
+
+    def text(self, language: str = "en") -> RemediationText:
+        """The entry's words in ``language`` ("en", "ja"); ``LookupError`` naming the entry if it has none."""
+        if language == "en":
+            return RemediationText(self.title, self.cause, self.steps, self.notes, self.docs_url)
+        for code, text in self.translations:
+            if code == language:
+                return text
+        raise LookupError(f"catalog entry {self.key} has no {language!r} text")
 
 
 @dataclass(frozen=True)

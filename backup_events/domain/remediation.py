@@ -1,6 +1,8 @@
 """The remediation catalog: load it, check it, and find the entry for a job's error.
 
-The catalog is data (``catalog.toml``); this module only reads it. Matching order, first hit wins:
+The catalog is data: ``catalog.toml`` (English, and everything that matches a job) and one ``catalog.<lang>.toml``
+per other language in ``LANGUAGES`` (the same entries' words, keyed by entry key); this module only reads them.
+Matching order, first hit wins:
 1. an exact string code (case-insensitive; alerts carry it lower-cased),
 2. the integer code,
 3. a message pattern on Azure's error text, normalised (case, whitespace, trailing period, "Error:" prefixes).
@@ -16,10 +18,24 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from backup_events.domain.model import Diagnosis, JobError, Phase, Remediation, Severity, Workload
+from backup_events.domain.model import (
+    LANGUAGES,
+    Diagnosis,
+    JobError,
+    Phase,
+    Remediation,
+    RemediationText,
+    Severity,
+    Workload,
+)
 from backup_events.errors import CatalogError
 
 REQUIRED_FIELDS = ("key", "title", "cause", "steps", "docs", "phase", "severity", "workloads")
+TEXT_FIELDS = ("title", "cause", "steps", "docs")  # required in a catalog.<lang>.toml table; "notes" is optional
+LEARN = "https://learn.microsoft.com/"
+LOCALES = {"ja": "ja-jp"}  # Learn's locale for each language but English
+_BACKTICKED = re.compile(r"`([^`]*)`")
+_LEARN_LOCALE = re.compile(r"^[a-z]{2}-[a-z]{2}/")
 _WORKLOADS = {w.value for w in Workload} - {Workload.UNKNOWN.value}
 _MESSAGE_ID = re.compile(r"\bID:?\s*(\d{3,9})\b", re.IGNORECASE)
 _WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9]{7,}\b")
@@ -88,7 +104,23 @@ class Catalog:
         return Diagnosis(None, None, looked_up or next(iter(extra_codes), None))
 
 
-def _entry(raw: Mapping[str, Any]) -> Remediation:
+def translated_docs(english: str, language: str) -> str:
+    """The Learn link in ``language``: the English page and anchor with the language's locale after the host."""
+    path = _LEARN_LOCALE.sub("", english.removeprefix(LEARN))
+    return f"{LEARN}{LOCALES[language]}/{path}"
+
+
+def _text(raw: Mapping[str, Any]) -> RemediationText:
+    return RemediationText(
+        title=str(raw["title"]),
+        cause=str(raw["cause"]),
+        steps=tuple(str(s) for s in raw["steps"]),
+        notes=tuple(str(n) for n in raw.get("notes", ())),
+        docs_url=str(raw["docs"]),
+    )
+
+
+def _entry(raw: Mapping[str, Any], translations: Mapping[str, Mapping[str, Any]]) -> Remediation:
     return Remediation(
         key=str(raw["key"]),
         title=str(raw["title"]),
@@ -101,6 +133,7 @@ def _entry(raw: Mapping[str, Any]) -> Remediation:
         numbers=tuple(int(n) for n in raw.get("numbers", ())),
         workloads=tuple(str(w) for w in raw["workloads"]),
         notes=tuple(str(n) for n in raw.get("notes", ())),
+        translations=tuple((language, _text(tables[raw["key"]])) for language, tables in translations.items()),
     )
 
 
@@ -167,12 +200,91 @@ def _overlapping_patterns(entries: list[Any], compiled: list[tuple[str, re.Patte
     return problems
 
 
-def parse(text: str) -> Catalog:
-    """Build a catalog from TOML text; raises ``CatalogError`` listing every problem."""
-    data = tomllib.loads(text)
-    if problems := check(data):
+def check_translation(data: Mapping[str, Any], english: Iterable[Mapping[str, Any]], language: str) -> list[str]:
+    """The rules a ``catalog.<language>.toml`` must keep against the English entries; one line per problem."""
+    source = f"catalog.{language}.toml"
+    problems: list[str] = []
+    if data.get("schema") != 1:
+        problems.append(f"{source}: schema must be 1")
+    if data.get("language") != language:
+        problems.append(f"{source}: language must be {language!r}")
+    tables = data.get("entry")
+    if not isinstance(tables, dict):
+        return problems + [f"{source}: no [entry.<key>] tables"]
+    english_by_key = {str(raw["key"]): raw for raw in english if isinstance(raw, Mapping) and raw.get("key")}
+    problems += [f"{key}: no {language} text (add [entry.{key}] to {source})" for key in english_by_key if key not in tables]
+    for key, table in tables.items():
+        if key not in english_by_key:
+            problems.append(f"{key} ({language}): not a key of catalog.toml")
+        elif not isinstance(table, Mapping):
+            problems.append(f"{key} ({language}): must be a table")
+        else:
+            problems += [f"{key} ({language}): {p}" for p in _translation_problems(table, english_by_key[key], language)]
+    return problems
+
+
+def _translation_problems(table: Mapping[str, Any], english: Mapping[str, Any], language: str) -> list[str]:
+    if missing := [f for f in TEXT_FIELDS if not table.get(f)]:
+        return [f"missing {', '.join(missing)}"]
+    problems = []
+    if unknown := sorted(set(table) - {*TEXT_FIELDS, "notes"}):
+        problems.append(f"unknown field(s) {unknown}: only words are translated, matching stays in catalog.toml")
+    steps, notes = table["steps"], table.get("notes", [])
+    if not isinstance(steps, list) or not all(isinstance(s, str) and s.strip() for s in steps):
+        return problems + ["every step must be non-empty text"]
+    if not isinstance(notes, list) or not all(isinstance(n, str) and n.strip() for n in notes):
+        return problems + ["every note must be non-empty text"]
+    english_steps, english_notes = list(english.get("steps") or []), list(english.get("notes") or [])
+    if len(steps) != len(english_steps):
+        problems.append(f"{len(steps)} steps, the English has {len(english_steps)}")
+    if len(notes) != len(english_notes):
+        problems.append(f"{len(notes)} notes, the English has {len(english_notes)}")
+    pairs = [("title", table["title"], english.get("title", "")), ("cause", table["cause"], english.get("cause", ""))]
+    if len(steps) == len(english_steps):
+        pairs += [(f"step {i}", mine, theirs) for i, (mine, theirs) in enumerate(zip(steps, english_steps, strict=True), 1)]
+    pairs.append(("notes", " ".join(notes), " ".join(str(n) for n in english_notes)))
+    for where, mine, theirs in pairs:
+        if (spans := _spans(str(mine))) != (wanted := _spans(str(theirs))):
+            problems.append(f"{where}: backticked spans differ from the English ({_difference(spans, wanted)})")
+    if table["docs"] != (wanted_docs := translated_docs(str(english.get("docs", "")), language)):
+        problems.append(f"docs must be the {LOCALES[language]} Learn link {wanted_docs}")
+    return problems
+
+
+def _spans(text: str) -> list[str]:
+    return sorted(_BACKTICKED.findall(text))
+
+
+def _difference(mine: list[str], wanted: list[str]) -> str:
+    """``missing `a`; not in the English `b```: what the translation lacks and what it added."""
+    missing = ", ".join(dict.fromkeys(f"`{s}`" for s in wanted if wanted.count(s) > mine.count(s)))
+    extra = ", ".join(dict.fromkeys(f"`{s}`" for s in mine if mine.count(s) > wanted.count(s)))
+    return "; ".join(([f"missing {missing}"] if missing else []) + ([f"not in the English {extra}"] if extra else []))
+
+
+def _load_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError([f"{source}: not valid TOML: {exc}"]) from None
+
+
+def parse(text: str, translations: Mapping[str, str] | None = None) -> Catalog:
+    """Build a catalog from TOML text and ``{language: TOML text}`` of its translations (none: English only).
+
+    Raises ``CatalogError`` listing every problem of every file.
+    """
+    data = _load_toml(text, "catalog.toml")
+    texts = {language: _load_toml(t, f"catalog.{language}.toml") for language, t in (translations or {}).items()}
+    problems = check(data)
+    raw_entries = data.get("entry")
+    english: list[Any] = raw_entries if isinstance(raw_entries, list) else []
+    for language, translated in texts.items():
+        problems += check_translation(translated, english, language)
+    if problems:
         raise CatalogError(problems)
-    entries = tuple(_entry(raw) for raw in data["entry"])
+    tables = {language: translated["entry"] for language, translated in texts.items()}
+    entries = tuple(_entry(raw, tables) for raw in data["entry"])
     raws = {raw["key"]: raw for raw in data["entry"]}
     return Catalog(
         entries=entries,
@@ -187,7 +299,18 @@ def catalog_text() -> str:
     return resources.files("backup_events").joinpath("catalog.toml").read_text(encoding="utf-8")
 
 
+def translation_texts() -> dict[str, str]:
+    """The bundled translations' TOML, ``{language: text}``, one per language in ``LANGUAGES`` but English."""
+    texts = {}
+    for language in LANGUAGES[1:]:
+        source = resources.files("backup_events").joinpath(f"catalog.{language}.toml")
+        if not source.is_file():
+            raise CatalogError([f"catalog.{language}.toml: missing, every entry needs its {language} text"])
+        texts[language] = source.read_text(encoding="utf-8")
+    return texts
+
+
 @functools.cache
 def load() -> Catalog:
-    """The bundled catalog, parsed and checked once per process."""
-    return parse(catalog_text())
+    """The bundled catalog in every language, parsed and checked once per process."""
+    return parse(catalog_text(), translation_texts())

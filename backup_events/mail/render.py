@@ -20,6 +20,7 @@ from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
 from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Remediation, Severity
 from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
+from backup_events.mail import i18n
 from backup_events.wire.alerts import BackupAlert
 from backup_events.wire.jobs import failed_task, unfinished_task
 
@@ -185,17 +186,11 @@ def phase_of(job: BackupJob, diagnosis: Diagnosis) -> tuple[str, str]:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def _environment(language: str = "en") -> jinja2.Environment:
+    """The templates with Jinja2's i18n extension and ``language``'s gettext catalog installed (see mail.i18n)."""
     import jinja2  # noqa: PLC0415 - imported on first render, not on cold start
 
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("backup_events.mail", "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    environment = i18n.environment(jinja2.PackageLoader("backup_events.mail", "templates"), i18n.translations(language))
     environment.filters["code_spans"] = _code_spans
     return environment
 

@@ -238,7 +238,7 @@ def test_an_entry_may_match_by_message_alone_and_has_no_codes_numbers_or_notes()
 
 def test_the_bundled_catalog_text_parses_to_one_entry_per_table() -> None:
     text = remediation.catalog_text()
-    catalog = remediation.parse(text)
+    catalog = remediation.parse(text, remediation.translation_texts())
     assert [e.key for e in catalog.entries] == [raw["key"] for raw in tomllib.loads(text)["entry"]]
     assert catalog == CATALOG
 
