@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, TypedDict
 
-from backup_events.app import facts, recording
+from backup_events.app import blind, facts, recording
 from backup_events.domain.incidents import (
     OPENED,
     RECOVERED,
@@ -26,6 +26,7 @@ from backup_events.domain.incidents import (
     was_sending,
 )
 from backup_events.domain.model import EmailMessage
+from backup_events.domain.watch import is_blind
 from backup_events.errors import DeliveryError
 from backup_events.mail import render
 
@@ -47,6 +48,9 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
     """The email of one kind for one incident, rendered now; the key changes with every reopening and reminder."""
     key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
     addressing = _Addressing(key=key, sender=services.config.sender, recipients=services.config.recipients_of(incident))
+    if is_blind(incident):  # what the monitor cannot see (app.blind)
+        spot, now = blind.spot_of(incident), services.deps.clock()
+        return render.render_blind(incident, kind, spot, now=now, portal_url=services.config.portal_url, **addressing)
     if kind != OPENED:
         now, portal_url = services.deps.clock(), services.config.portal_url
         return render.render_incident(

@@ -19,6 +19,7 @@ from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
 from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
 from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
+from backup_events.domain.watch import BlindSpot, Scope, fix_for
 from backup_events.wire.alerts import BackupAlert
 from backup_events.wire.jobs import failed_task, unfinished_task
 
@@ -288,3 +289,58 @@ def render_missed(
         "vault_name": parse_vault_id(item.vault_id)["vault_name"],
     }
     return _addressed(key, subject, "missed", context, sender=sender, recipients=recipients)
+
+
+# --- blind spots and the daily summary (issue 17): new functions only, below everything else -------------------
+
+
+def render_blind(
+    incident: Incident,
+    kind: str,
+    spot: BlindSpot,
+    *,
+    key: str,
+    now: datetime,
+    sender: str,
+    recipients: tuple[str, ...],
+    portal_url: str,
+) -> EmailMessage:
+    """What the monitor cannot see (``kind`` opened or reminder), or that it can see it again (recovered)."""
+    recovered = kind == RECOVERED
+    since = _when(incident.opened_at)
+    blind_for = _how_long((incident.closed_at or now) - incident.opened_at)
+    cause = spot.cause.value
+    what = {
+        Scope.VAULT: f"vault {spot.name}",
+        Scope.EVERY_VAULT: "any watched vault",
+        Scope.SUBSCRIPTION: f"the vaults of {spot.name}",
+    }[spot.scope]
+    meaning = {
+        Scope.VAULT: f"Failed backups in vault {spot.name} are not being told while it cannot be read.",
+        Scope.EVERY_VAULT: "No failed backup in any vault is being told while nothing can be read.",
+        Scope.SUBSCRIPTION: f"No vault of {spot.name} is watched: discovery found none there.",
+    }[spot.scope]
+    if recovered:
+        label, subject = "Can see again", f"[Can see again] {spot.name}: read again after {blind_for} blind"
+    elif kind == REMINDER:
+        label, subject = "Still blind", f"[Still blind] {spot.name}: cannot be read for {blind_for} ({cause})"
+    else:
+        label, subject = "Blind spot", f"[Blind spot] {spot.name}: cannot be read since {since} ({cause})"
+    target = spot.target if spot.scope is Scope.VAULT else f"/subscriptions/{spot.target}" if spot.target else ""
+    context: dict[str, object] = {
+        "i": incident,
+        "label": label,
+        "recovered": recovered,
+        "since": since,
+        "closed": _when(incident.closed_at),
+        "last_seen": _when(incident.last_seen),
+        "blind_for": blind_for,
+        "cause": cause,
+        "what": what,
+        "meaning": meaning,
+        "error": spot.error,
+        "fix": fix_for(spot.cause, spot.scope, target),
+        "portal_url": f"{portal_url}/#@/resource{target}/users" if target else "",
+        "portal_label": f"Access control (IAM) of {spot.name} in the portal",
+    }
+    return _addressed(key, subject, "blind", context, sender=sender, recipients=recipients)
