@@ -19,6 +19,7 @@ from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
 from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
 from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
+from backup_events.domain.summary import Summary
 from backup_events.domain.watch import BlindSpot, Scope, fix_for
 from backup_events.wire.alerts import BackupAlert
 from backup_events.wire.jobs import failed_task, unfinished_task
@@ -344,3 +345,65 @@ def render_blind(
         "portal_label": f"Access control (IAM) of {spot.name} in the portal",
     }
     return _addressed(key, subject, "blind", context, sender=sender, recipients=recipients)
+
+
+def _percent(rate: float | None) -> str:
+    """99.6 reads "99 %", never "100 %": only a perfect day is 100."""
+    return "—" if rate is None else "100 %" if rate >= 100 else f"{int(rate)} %"
+
+
+def render_summary(
+    summary: Summary, *, key: str, sender: str, recipients: tuple[str, ...], portal_url: str, timezone: str = "UTC"
+) -> EmailMessage:
+    """The daily summary of one recipient group: the estate at a glance, bars in HTML and CSS only."""
+    import zoneinfo  # noqa: PLC0415
+
+    zone = zoneinfo.ZoneInfo(timezone)
+
+    def local(moment: datetime | None) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else "—"
+
+    day = summary.until.astimezone(zone).date().isoformat()
+    counts = [
+        (len(summary.failing), "failing"),
+        (len(summary.missed), "missed"),
+        (len(summary.blind), "blind spot" + "s" * (len(summary.blind) != 1)),
+        (len(summary.restores), "failed restore" + "s" * (len(summary.restores) != 1)),
+    ]
+    parts = [f"{n} {what}" for n, what in counts if n]
+    unread = sum(1 for v in summary.vaults if v.unreadable_runs)
+    if not parts and unread:
+        parts = [f"{unread} vault{'s' * (unread != 1)} not always readable"]
+    if not summary.vaults:
+        parts.append("no run recorded")
+    recovered = f" ({len(summary.recovered)} recovered)" if summary.recovered else ""
+    headline = ", ".join(parts) if parts else f"all fine{' now' if recovered else ''}{recovered}"
+    jobs = (
+        f"{_percent(summary.success_rate)} of {summary.jobs} job{'s' * (summary.jobs != 1)} succeeded"
+        if summary.jobs
+        else "no finished jobs"
+    )
+    subject = f"[Backup summary] {day}: {headline} · {jobs}"
+    vaults = [
+        {
+            "v": v,
+            "rate": _percent(v.success_rate),
+            "good": round(v.success_rate) if v.success_rate is not None else 0,
+            "known": v.success_rate is not None,
+            "portal_url": f"{portal_url}/#@/resource{v.vault_id}/backupJobs",
+        }
+        for v in summary.vaults
+    ]
+    context: dict[str, object] = {
+        "s": summary,
+        "day": day,
+        "headline": headline[:1].upper() + headline[1:],
+        "jobs": jobs,
+        "since": local(summary.since),
+        "until": local(summary.until),
+        "local": local,
+        "how_long": _how_long,
+        "vaults": vaults,
+        "portal_url": portal_url,
+    }
+    return _addressed(key, subject, "summary", context, sender=sender, recipients=recipients)
