@@ -191,10 +191,10 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
     for incident, kind in due:
         if kind == OPENED and incident.digest and was_sending(incident, OPENED):
             by_digest.setdefault(incident.digest, []).append(incident)
-        elif kind == OPENED:
+        elif kind == OPENED and not is_blind(incident):  # a blind spot is never folded into a digest of failures
             by_recipients.setdefault(services.config.recipients_of(incident), []).append(incident)
     digests = list(by_digest.values())
-    singles = [(i, k) for i, k in due if k != OPENED]
+    singles = [(i, k) for i, k in due if k != OPENED or is_blind(i)]
     for opened in by_recipients.values():
         if len(opened) <= policy.digest_threshold:
             singles = [(i, OPENED) for i in opened] + singles

@@ -63,11 +63,11 @@ def fix_for(cause: Cause, scope: Scope, target: str) -> str:
             "is assigned to the function app (`AZURE_CLIENT_ID` names it), and that the tenant allows it to sign in."
         )
     if cause is Cause.FORBIDDEN:
-        where = f"on {target}" if target else "on each watched vault's resource group"
-        role = f"{BACKUP_READER} (or Reader)" if scope is Scope.SUBSCRIPTION else BACKUP_READER
+        where = f"on {target}" if target else "on each watched vault"
         return (
-            f"Grant the app's managed identity the {role} role {where} (`az role assignment create --role "
-            f"'{BACKUP_READER}' --assignee <principal id> --scope <that id>`); the next run reads it again."
+            f"Grant the app's managed identity the {BACKUP_READER} role {where} (`az role assignment create --role "
+            f"'{BACKUP_READER}' --assignee <the app's AZURE_CLIENT_ID> --scope {target or '<vault id>'}`); "
+            "the next run reads it again."
         )
     if cause is Cause.GONE:
         return (

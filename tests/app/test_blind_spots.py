@@ -180,3 +180,19 @@ def test_the_jobs_api_failing_for_alerts_is_a_blind_spot_too(build: BuildService
     source.healed = True
     runs(build, clock, source, 1, policy=ROOMY)
     assert blind_emails(outbox)[1:] == ["[Can see again] rsv-prod-weu: read again after 15 min 00 s blind"]
+
+
+class TwoVaultsForbidden(SampleJobSource):
+    def jobs(self, vault_id: str, **window: Any) -> Iterable[Mapping[str, Any]]:
+        if vault_id in (VAULTS["rsv-prod-weu"], VAULTS["rsv-files-weu"]):
+            raise SourceError(FORBIDDEN)
+        return super().jobs(vault_id, **window)
+
+
+def test_blind_spots_are_never_folded_into_a_digest_of_failures(build: BuildServices, clock: Clock, outbox: Path) -> None:
+    runs(build, clock, TwoVaultsForbidden(), 3, policy=Policy(digest_threshold=1, emails_per_run=100))
+    assert sorted(blind_emails(outbox)) == [
+        "[Blind spot] rsv-files-weu: cannot be read since 2026-11-25 09:00 UTC (access denied (403))",
+        "[Blind spot] rsv-prod-weu: cannot be read since 2026-11-25 09:00 UTC (access denied (403))",
+    ]
+    assert not any("BlindSpot" in text_of(m) for m in emails_in(outbox) if "(digest)" in str(m["Subject"]))
