@@ -313,7 +313,7 @@ def render_blind(
     cause = spot.cause.value
     what = {
         Scope.VAULT: f"vault {spot.name}",
-        Scope.EVERY_VAULT: "any watched vault",
+        Scope.EVERY_VAULT: "the watched vaults",
         Scope.SUBSCRIPTION: f"the vaults of {spot.name}",
     }[spot.scope]
     meaning = {
