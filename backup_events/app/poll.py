@@ -47,7 +47,11 @@ def poll_vault(services: Services, vault_id: str, since: datetime, until: dateti
             report.problems.append(f"recording the jobs of vault {vault_id} stopped part-way: {type(exc).__name__}: {exc}")
         blind_spots: list[Incident] = []
         by_item = open_by_item(services, vault_id, blind=blind_spots)  # after recording: this run's may have opened some
-        successes = list(services.deps.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES))
+        # Good jobs close incidents and are the summary's successes; with neither to serve, they are not read.
+        counting = any(by_item.values()) or services.config.summary_time is not None
+        successes = (
+            list(services.deps.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES)) if counting else []
+        )
         blind.clear(services, blind_spots, until)  # read again: no longer blind
         close_recovered(services, vault_id, since, until, report, by_item=by_item, successes=successes)
         if items:

@@ -114,3 +114,23 @@ def test_a_summary_the_mail_service_refuses_fails_the_invocation(build: BuildSer
     with pytest.raises(RunFailedError, match="not sent"):
         summary.on_timer(build(mailer=broken))
     assert summaries(outbox) == []
+
+
+class AskedSource(SampleJobSource):
+    """The samples, remembering which statuses each listing asked for."""
+
+    def __init__(self, jobs: list[dict[str, Any]]) -> None:
+        super().__init__(jobs)
+        self.asked: list[tuple[str, ...]] = []
+
+    def jobs(self, vault_id: str, *, since: datetime, until: datetime, statuses: Any = ("Failed",)) -> Any:
+        self.asked.append(tuple(statuses))
+        return super().jobs(vault_id, since=since, until=until, statuses=statuses)
+
+
+def test_good_jobs_are_read_for_the_summary_and_not_read_when_it_is_off(build: BuildServices, clock: Clock) -> None:
+    good = [failed_vm_job(1, "vm-app-02", clock() - timedelta(hours=3), status="Completed")]
+    on, off = AskedSource(good), AskedSource(good)
+    assert poll_jobs(build(source=on)).runs[0].succeeded == 1
+    assert poll_jobs(build(source=off, summary_time=None)).runs[0].succeeded == 0
+    assert on.asked == [("Failed",), ("Completed", "CompletedWithWarnings")] and off.asked == [("Failed",)]
