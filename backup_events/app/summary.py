@@ -52,14 +52,14 @@ Group = tuple[list[Incident], list[VaultRun]]
 
 
 def groups(services: Services, incidents: list[Incident], runs: list[VaultRun]) -> dict[tuple[str, ...], Group]:
-    """Who gets which part: an incident goes to its recipients, a vault's counts to the vault's; the default
-    recipients always get one (an estate with nothing recorded must say so)."""
-    found: dict[tuple[str, ...], Group] = {services.config.recipients: ([], [])}
+    """Who gets which part: an incident goes to its recipients, a vault's counts to the vault's. With nothing at all
+    recorded, the default recipients get one all the same: an estate that was not polled must say so."""
+    found: dict[tuple[str, ...], Group] = {}
     for incident in incidents:
         found.setdefault(services.config.recipients_of(incident), ([], []))[0].append(incident)
     for run in runs:
         found.setdefault(services.config.recipients_for(run.vault_id), ([], []))[1].append(run)
-    return found
+    return found or {services.config.recipients: ([], [])}
 
 
 def send_summary(services: Services) -> SummaryReport:
@@ -70,7 +70,7 @@ def send_summary(services: Services) -> SummaryReport:
     report = SummaryReport()
     for recipients, (mine, counts) in groups(services, incidents, runs).items():
         report.groups += 1
-        summary = summarise(mine, counts, now=now, window=WINDOW, last_good=last_good_of)
+        summary = summarise(mine, counts, now=now, window=WINDOW, last_good=last_good_of, polled=bool(runs))
         day = now.astimezone(zoneinfo.ZoneInfo(services.config.timezone)).date().isoformat()
         key = f"summary|{day}|{hashlib.sha256(','.join(recipients).encode()).hexdigest()[:16]}"
         message = render.render_summary(

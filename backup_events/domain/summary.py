@@ -72,6 +72,7 @@ class Summary:
     restores: tuple[Incident, ...]
     vaults: tuple[VaultDay, ...]
     codes: tuple[TopCode, ...]
+    polled: bool = True  # did any poll of the estate record a run in the window (whoever this summary is for)?
 
     @property
     def jobs(self) -> int:
@@ -87,9 +88,9 @@ class Summary:
 
     @property
     def all_fine(self) -> bool:
-        """Nothing failing, missed, blind or failed; every vault read by its latest run; at least one vault read."""
+        """Nothing failing, missed, blind or failed; every vault read by every run; and the estate was polled."""
         troubles = self.failing or self.missed or self.blind or self.restores  # recoveries are history, not trouble
-        return not troubles and bool(self.vaults) and all(v.unreadable_runs == 0 for v in self.vaults)
+        return not troubles and self.polled and all(v.unreadable_runs == 0 for v in self.vaults)
 
 
 def vault_days(runs: Sequence[VaultRun]) -> tuple[VaultDay, ...]:
@@ -125,8 +126,10 @@ def summarise(
     now: datetime,
     window: timedelta,
     last_good: Callable[[Incident], datetime | None],
+    polled: bool | None = None,
 ) -> Summary:
-    """The summary of ``window`` up to ``now`` for these incidents and runs (one recipient group's)."""
+    """The summary of ``window`` up to ``now`` for these incidents and runs (one recipient group's); ``polled`` says
+    whether the estate was polled at all in the window (default: whether ``runs`` hold one)."""
     since = now - window
 
     def failing(incident: Incident) -> Failing:
@@ -163,4 +166,5 @@ def summarise(
         restores=tuple(restores),
         vaults=vault_days([r for r in runs if r.at >= since]),
         codes=codes,
+        polled=any(r.at >= since for r in runs) if polled is None else polled,
     )

@@ -374,7 +374,7 @@ def render_summary(
     unread = sum(1 for v in summary.vaults if v.unreadable_runs)
     if not parts and unread:
         parts = [f"{unread} vault{'s' * (unread != 1)} not always readable"]
-    if not summary.vaults:
+    if not summary.polled:
         parts.append("no run recorded")
     recovered = f" ({len(summary.recovered)} recovered)" if summary.recovered else ""
     headline = ", ".join(parts) if parts else f"all fine{' now' if recovered else ''}{recovered}"

@@ -134,3 +134,16 @@ def test_good_jobs_are_read_for_the_summary_and_not_read_when_it_is_off(build: B
     assert poll_jobs(build(source=on)).runs[0].succeeded == 1
     assert poll_jobs(build(source=off, summary_time=None)).runs[0].succeeded == 0
     assert on.asked == [("Failed",), ("Completed", "CompletedWithWarnings")] and off.asked == [("Failed",)]
+
+
+def test_a_group_whose_vaults_are_all_routed_elsewhere_gets_no_empty_summary(build: BuildServices, outbox: Path) -> None:
+    routes = settings(
+        BACKUP_ROUTES="sub:3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10=a@contoso.com;sub:8e4d2a17-0c9b-4f3e-a1d6-2b5c7e9f0a34=b@contoso.com"
+    ).routes
+    poll_jobs(build(routes=routes))
+    report = summary.send_summary(build(routes=routes))
+    assert report.groups == 2 and not any("no run recorded" in s for s in summaries(outbox))
+    assert {str(m["To"]) for m in emails_in(outbox) if subject_of(m).startswith("[Backup summary]")} == {
+        "a@contoso.com",
+        "b@contoso.com",
+    }
