@@ -123,7 +123,8 @@ class IncidentStore(Protocol):
         ...
 
     def record_runs(self, runs: Sequence[VaultRun]) -> None:
-        """Keep what one run saw of each vault (one small row a vault and run, expired with the rest)."""
+        """Keep what one run saw of each vault: one small row a vault and run, for a day (a run takes the row of the
+        run at the same minute the day before), and expired with the rest."""
         ...
 
     def runs_since(self, since: datetime) -> list[VaultRun]:

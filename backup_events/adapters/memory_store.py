@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from backup_events.domain.incidents import Change, Incident, Outcome, OwingQuery, may_owe, with_email_state
 from backup_events.domain.watch import VaultRun
@@ -28,7 +28,7 @@ class MemoryIncidentStore:
         self._incidents: dict[str, Incident] = {}
         self._jobs: dict[str, tuple[str, datetime]] = {}  # job key → (incident key, recorded at)
         self._mail: dict[str, int] = {}  # hour → emails spent
-        self._runs: dict[tuple[str, datetime], VaultRun] = {}  # (vault, at) → what that run saw of the vault
+        self._runs: dict[tuple[str, str], VaultRun] = {}  # (vault, minute of the day) → what that run saw of the vault
 
     def incident(self, key: str) -> Incident | None:
         with self._lock:
@@ -103,7 +103,7 @@ class MemoryIncidentStore:
 
     def record_runs(self, runs: Sequence[VaultRun]) -> None:
         with self._lock:
-            self._runs.update({(run.vault_id.rstrip("/").casefold(), run.at): run for run in runs})
+            self._runs.update({(run.vault_id.rstrip("/").casefold(), f"{run.at.astimezone(UTC):%H%M}"): run for run in runs})
 
     def runs_since(self, since: datetime) -> list[VaultRun]:
         with self._lock:

@@ -1,7 +1,8 @@
 """Incidents and their jobs in Azure Table Storage (``azure-data-tables``): it maps and queries, never decides.
 
 Since the daily summary, a third kind of row sits in each vault's partition: ``kind`` run, one per vault and poll
-(``claimedAt`` the run's time, its window and counts); the incident and job rows are as they always were.
+(``claimedAt`` the run's time, its window and counts), keyed by the minute of the day so a vault holds at most a day
+of them; the incident and job rows are as they always were.
 
 Rows (unchanged since the first release, so no migration): per vault one partition (the vault id hashed: ARM ids
 hold ``/``, which keys may not) with a row per incident (``kind`` incident, the incident's fields, ``itemKey``) and a
@@ -18,7 +19,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from backup_events.domain.identity import item_key
@@ -354,12 +355,17 @@ class TableIncidentStore:
     # --- what each run saw (the daily summary) ----------------------------------------------------------------
 
     def record_runs(self, runs: Sequence[VaultRun]) -> None:
-        """One row a vault and run (``kind`` run), upserted: a run written twice is one row."""
+        """One row a vault and run (``kind`` run), upserted: a run written twice is one row.
+
+        The row is keyed by the run's minute of the day, so tomorrow's run at the same minute takes yesterday's row:
+        a vault never holds more than a day of runs (1,440 rows at most), however many vaults, without deleting any.
+        The summary reads only the last 24 hours; ``expire`` removes the rows of vaults no longer polled.
+        """
         from azure.data.tables import UpdateMode  # noqa: PLC0415
 
         self._ensure_table()
         for run in runs:
-            key = f"{run.vault_id.rstrip('/').casefold()}|run-{run.at:%Y%m%dT%H%M%S%f}"
+            key = f"{run.vault_id.rstrip('/').casefold()}|run-{run.at.astimezone(UTC):%H%M}"
             partition, row = table_keys(key)
             entity = {
                 "PartitionKey": partition,

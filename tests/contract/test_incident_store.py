@@ -240,10 +240,19 @@ def test_runs_are_kept_per_vault_and_read_back_oldest_first(store: IncidentStore
 
 def test_runs_expire_with_the_rest(store: IncidentStore, clock: Clock) -> None:
     store.record_runs([run_of(clock)])
-    clock.advance(days=31)
+    clock.advance(days=31, minutes=15)
     store.record_runs([run_of(clock)])
     assert store.expire(clock() - timedelta(days=30), limit=100) == 1
     assert [r.at for r in store.runs_since(clock() - timedelta(days=60))] == [clock()]
+
+
+def test_a_vault_keeps_a_day_of_runs_at_most_whatever_the_number_of_runs(store: IncidentStore, clock: Clock) -> None:
+    start = clock()
+    for _ in range(3 * 96):  # three days of a poll every 15 minutes
+        store.record_runs([run_of(clock)])
+        clock.advance(minutes=15)
+    kept = store.runs_since(start - timedelta(days=1))
+    assert len(kept) == 96 and min(r.at for r in kept) == start + timedelta(days=2)  # the last day's, each once
 
 
 def test_the_incidents_of_the_last_day_are_the_open_ones_and_those_closed_since(store: IncidentStore, clock: Clock) -> None:
