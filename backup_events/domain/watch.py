@@ -145,9 +145,15 @@ def is_blind(incident: Incident) -> bool:
 
 
 def told_after(spot: BlindSpot, after_runs: int) -> int:
-    """How many unreadable runs in a row a blind spot needs before it is told: a vault waits ``after_runs`` (one bad
-    run is weather); when nothing at all can be seen, or a subscription shows no vault, it is told at once."""
-    return after_runs if spot.scope is Scope.VAULT else 1
+    """How many unreadable runs in a row a blind spot needs before it is told.
+
+    A vault waits ``after_runs``: one bad run is weather. So does "every vault" when Azure only throttled or did not
+    answer. When nothing at all can be seen because the app cannot sign in, lacks its roles or the vaults are gone,
+    or a watched subscription shows no vault, it is told at once: no later run will see more until someone acts.
+    """
+    if spot.scope is Scope.VAULT or spot.cause in (Cause.THROTTLED, Cause.UNAVAILABLE):
+        return after_runs
+    return 1
 
 
 def tell_if_due(incident: Incident, runs: int, facts: str) -> Incident | None:

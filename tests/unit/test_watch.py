@@ -53,9 +53,14 @@ def test_a_subscription_without_vaults_says_where_to_grant_or_what_to_remove() -
     assert "BACKUP_SUBSCRIPTION_IDS" in fix_for(spot.cause, spot.scope, spot.target)
 
 
-def test_a_vault_waits_for_its_threshold_and_everything_else_is_told_at_once() -> None:
-    assert told_after(BlindSpot(Scope.VAULT, VAULT, "rsv", "x", AT), 3) == 3
-    assert told_after(BlindSpot(Scope.EVERY_VAULT, "", "every watched vault", "x", AT), 3) == 1
+def test_a_vault_waits_for_its_threshold_and_nothing_seen_for_a_cause_that_needs_someone_is_told_at_once() -> None:
+    assert told_after(BlindSpot(Scope.VAULT, VAULT, "rsv", "HTTP 403 AuthorizationFailed", AT), 3) == 3
+    every = BlindSpot(Scope.EVERY_VAULT, "", "every watched vault", "ClientAuthenticationError: sign-in failed", AT)
+    assert told_after(every, 3) == 1
+    assert told_after(replace(every, error="HTTP 403 AuthorizationFailed"), 3) == 1
+    assert told_after(replace(every, error="HTTP 429 TooManyRequests"), 3) == 3  # weather: it waits like a vault
+    assert told_after(replace(every, error="HTTP 503 ServiceUnavailable"), 3) == 3
+    assert told_after(BlindSpot(Scope.SUBSCRIPTION, "1111", "subscription 1111", "", AT), 3) == 1
 
 
 def test_a_blind_spot_is_held_until_it_counts_enough_runs_then_owes_one_email() -> None:
