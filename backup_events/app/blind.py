@@ -13,8 +13,10 @@ from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import Change, Incident, Outcome
 from backup_events.domain.watch import (
     BlindSpot,
+    Cause,
     Scope,
     blind_key,
+    common_cause,
     held_incident,
     observation_key,
     seen_again,
@@ -35,9 +37,9 @@ def vault_spot(vault_id: str, error: str, at: datetime) -> BlindSpot:
     return BlindSpot(Scope.VAULT, vault_id, name, error, at)
 
 
-def every_vault_spot(error: str, at: datetime) -> BlindSpot:
-    """Nothing could be read this run: the credential, discovery or ARM itself."""
-    return BlindSpot(Scope.EVERY_VAULT, "", "every watched vault", error, at)
+def every_vault_spot(error: str, at: datetime, cause: Cause | None = None) -> BlindSpot:
+    """Nothing could be read this run: the credential, discovery or ARM itself (``cause``: most vaults')."""
+    return BlindSpot(Scope.EVERY_VAULT, "", "every watched vault", error, at, cause)
 
 
 def subscription_spot(subscription_id: str, at: datetime) -> BlindSpot:
@@ -88,9 +90,10 @@ def after_run(services: Services, vault_ids: Sequence[str], report: RunReport, a
     and each watched subscription in which discovery found no vault. What was seen again ends its blind spot."""
     run = at.isoformat()
     if vault_ids and len(report.unreadable) == len(vault_ids):
-        first = next(iter(report.unreadable.values()))
-        error = first if len(set(report.unreadable.values())) == 1 else f"{len(vault_ids)} vaults, first: {first}"
-        observe(services, [every_vault_spot(error, at)], run, report)
+        errors = list(report.unreadable.values())
+        cause, shown = common_cause(errors)
+        error = shown if len(set(errors)) == 1 else f"{len(errors)} vaults unreadable; for example: {shown}"
+        observe(services, [every_vault_spot(error, at, cause)], run, report)
     else:
         if vault_ids:
             clear_spot(services, every_vault_spot("", at), at)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -48,6 +50,13 @@ _PATTERNS = (
     (Cause.GONE, re.compile(r"HTTP 404|ResourceNotFound|ResourceGroupNotFound|SubscriptionNotFound|NotFound", re.I)),
     (Cause.THROTTLED, re.compile(r"HTTP 429|TooManyRequests|throttl", re.I)),
 )
+
+
+def common_cause(errors: Sequence[str]) -> tuple[Cause, str]:
+    """The cause most of ``errors`` share (the first such on a tie), and one error that shows it."""
+    causes = Counter(cause_of(e) for e in errors)
+    cause = max(causes, key=lambda c: (causes[c], -[cause_of(e) for e in errors].index(c)))
+    return cause, next(e for e in errors if cause_of(e) is cause)
 
 
 def cause_of(error: str) -> Cause:
@@ -96,9 +105,12 @@ class BlindSpot:
     name: str  # what on-call staff call it: the vault's name, "subscription <id>", "every watched vault"
     error: str
     at: datetime
+    reason: Cause | None = None  # the cause when it is not ``error``'s own (several vaults, several errors)
 
     @property
     def cause(self) -> Cause:
+        if self.reason is not None:
+            return self.reason
         return Cause.NO_VAULTS if self.scope is Scope.SUBSCRIPTION and not self.error else cause_of(self.error)
 
     @property

@@ -14,6 +14,7 @@ from backup_events.domain.watch import (
     Scope,
     blind_key,
     cause_of,
+    common_cause,
     fix_for,
     held_incident,
     observation_key,
@@ -85,3 +86,11 @@ def test_seeing_again_owes_an_email_only_when_the_blind_spot_was_told() -> None:
     assert seen_again(held, later).recovery_email == NONE
     assert seen_again(replace(held, opened_email=SENT), later).recovery_email == PENDING
     assert seen_again(held, later).closed_at == later and not seen_again(held, later).is_open
+
+
+def test_vaults_failing_for_different_reasons_are_told_by_the_reason_most_of_them_share() -> None:
+    errors = ["HTTP 503 ServiceUnavailable", "HTTP 403 AuthorizationFailed: a", "HTTP 403 AuthorizationFailed: b"]
+    assert common_cause(errors) == (Cause.FORBIDDEN, "HTTP 403 AuthorizationFailed: a")
+    assert common_cause(["HTTP 429 TooManyRequests", "HTTP 403 AuthorizationFailed"])[0] is Cause.THROTTLED  # a tie: first
+    spot = BlindSpot(Scope.EVERY_VAULT, "", "every watched vault", "3 vaults unreadable; for example: …", AT, Cause.FORBIDDEN)
+    assert spot.cause is Cause.FORBIDDEN
