@@ -50,7 +50,8 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
     addressing = _Addressing(key=key, sender=services.config.sender, recipients=services.config.recipients_of(incident))
     if is_blind(incident):  # what the monitor cannot see (app.blind)
         spot, now = blind.spot_of(incident), services.deps.clock()
-        return render.render_blind(incident, kind, spot, now=now, portal_url=services.config.portal_url, **addressing)
+        lookback, portal_url = services.config.lookback, services.config.portal_url
+        return render.render_blind(incident, kind, spot, now=now, portal_url=portal_url, lookback=lookback, **addressing)
     if kind != OPENED:
         now, portal_url = services.deps.clock(), services.config.portal_url
         return render.render_incident(

@@ -305,9 +305,16 @@ def render_blind(
     sender: str,
     recipients: tuple[str, ...],
     portal_url: str,
+    lookback: timedelta | None = None,
 ) -> EmailMessage:
-    """What the monitor cannot see (``kind`` opened or reminder), or that it can see it again (recovered)."""
+    """What the monitor cannot see (``kind`` opened or reminder), or that it can see it again (recovered).
+
+    Seen again after longer than the polls' ``lookback``, the jobs that started in the first part of the blind stretch
+    were never read and never will be: the email gives that stretch.
+    """
     recovered = kind == RECOVERED
+    until = incident.closed_at or now
+    unseen = _when(until - lookback) if lookback is not None and until - incident.opened_at > lookback else ""
     since = _when(incident.opened_at)
     blind_for = _how_long((incident.closed_at or now) - incident.opened_at)
     cause = spot.cause.value
@@ -343,6 +350,8 @@ def render_blind(
         "fix": fix_for(spot.cause, spot.scope, target),
         "portal_url": f"{portal_url}/#@/resource{target}/users" if target else "",
         "portal_label": f"Access control (IAM) of {spot.name} in the portal",
+        "unseen": unseen,
+        "lookback": _how_long(lookback) if lookback is not None else "",
     }
     return _addressed(key, subject, "blind", context, sender=sender, recipients=recipients)
 

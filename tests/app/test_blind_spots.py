@@ -201,3 +201,27 @@ def test_blind_spots_are_never_folded_into_a_digest_of_failures(build: BuildServ
         "[Blind spot] rsv-prod-weu: cannot be read since 2026-11-25 09:00 UTC (access denied (403))",
     ]
     assert not any("BlindSpot" in text_of(m) for m in emails_in(outbox) if "(digest)" in str(m["Subject"]))
+
+
+def test_seen_again_after_longer_than_the_lookback_names_the_stretch_never_read(
+    build: BuildServices, clock: Clock, outbox: Path
+) -> None:
+    source = VaultForbidden()
+    runs(build, clock, source, 3)
+    clock.advance(hours=30)
+    source.healed = True
+    runs(build, clock, source, 1)
+    seen = next(m for m in emails_in(outbox) if str(m["Subject"]).startswith("[Can see again]"))
+    assert "JOBS THAT STARTED BETWEEN 2026-11-25 09:00 UTC AND 2026-11-25 15:45 UTC WERE NEVER READ" in text_of(seen)
+    assert "than the polls look back (24 h 00 min)" in text_of(seen)
+
+
+def test_seen_again_within_the_lookback_says_the_failures_meanwhile_are_told(
+    build: BuildServices, clock: Clock, outbox: Path
+) -> None:
+    source = VaultForbidden()
+    runs(build, clock, source, 3)
+    source.healed = True
+    runs(build, clock, source, 1)
+    seen = next(m for m in emails_in(outbox) if str(m["Subject"]).startswith("[Can see again]"))
+    assert "NEVER READ" not in text_of(seen) and "within the polls'\nlookback (24 h 00 min)" in text_of(seen)
