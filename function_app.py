@@ -21,6 +21,15 @@ def poll_backup_jobs(timer: func.TimerRequest) -> None:
     poll.on_timer(bootstrap.services(), past_due=timer.past_due)
 
 
+@app.timer_trigger(arg_name="timer", schedule="0 */15 * * * *", run_on_startup=False, use_monitor=True)
+def send_daily_summary(timer: func.TimerRequest) -> None:
+    """Every quarter hour: at BACKUP_SUMMARY_SCHEDULE in BACKUP_TIMEZONE, the daily summary to each recipient group."""
+    from backup_events import bootstrap
+    from backup_events.app import summary
+
+    summary.on_timer(bootstrap.services(), past_due=timer.past_due)
+
+
 @app.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def relay_backup_alert(req: func.HttpRequest) -> func.HttpResponse:
     """The action group's secure webhook: check its Entra token, then the built-in Backup alert, and publish it."""

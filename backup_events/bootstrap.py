@@ -132,6 +132,10 @@ def build(
         vault_ids=settings.vault_ids,
         subscription_ids=settings.subscription_ids,
         missed_grace=None if settings.missed_grace_hours is None else timedelta(hours=settings.missed_grace_hours),
+        discovered_subscriptions=settings.subscription_ids if settings.jobs_source == "arm" else (),
+        blind_after_runs=settings.blind_after_runs,
+        summary_time=settings.summary_schedule,
+        timezone=settings.timezone,
     )
 
 

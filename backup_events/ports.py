@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from backup_events.domain.incidents import Change, Incident, Outcome, OwingQuery
 from backup_events.domain.model import EmailMessage
+from backup_events.domain.watch import VaultRun
 
 JobJson = Mapping[str, Any]
 """A ``JobResource`` as the jobs API returns it on the wire (camelCase keys)."""
@@ -119,4 +120,17 @@ class IncidentStore(Protocol):
 
     def expire(self, before: datetime, *, limit: int) -> int:
         """Delete at most ``limit`` closed incidents, job rows and spent mail budgets older than ``before``."""
+        ...
+
+    def record_runs(self, runs: Sequence[VaultRun]) -> None:
+        """Keep what one run saw of each vault: one small row a vault and run, for a day (a run takes the row of the
+        run at the same minute the day before), and expired with the rest."""
+        ...
+
+    def runs_since(self, since: datetime) -> list[VaultRun]:
+        """Every vault's runs at or after ``since``, oldest first (the daily summary's counts)."""
+        ...
+
+    def incidents_since(self, since: datetime) -> list[Incident]:
+        """Every incident open now, or closed at or after ``since``, of every vault (the daily summary)."""
         ...

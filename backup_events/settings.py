@@ -307,6 +307,27 @@ def _recovery_workloads(value: _Value) -> frozenset[str]:
     return frozenset(named & workloads)
 
 
+def _daily_time(value: _Value) -> str | None:
+    if value.text.casefold() == "off":
+        return None
+    match = re.fullmatch(r"([01]\d|2[0-3]):(00|15|30|45)", value.text)
+    if match is None:
+        value.bad("must be a time of day HH:MM on a quarter hour (the summary timer runs every 15 minutes), or 'off'")
+        return "09:00"
+    return value.text
+
+
+def _timezone(value: _Value) -> str:
+    import zoneinfo  # noqa: PLC0415 - only read when the settings are
+
+    try:
+        zoneinfo.ZoneInfo(value.text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        value.bad("must be an IANA time zone name, such as Asia/Tokyo or Europe/Berlin")
+        return "UTC"
+    return value.text
+
+
 def _hours_or_off(value: _Value) -> int | None:
     return None if value.text.casefold() == "off" else _whole(0, 720)(value)
 
@@ -491,6 +512,25 @@ class Settings:
         unset="6",
         parse=_hours_or_off,
         doc="Hours past the policy's schedule before an item without a new recovery point is reported; 'off' to stop.",
+    )
+    blind_after_runs: int = setting(
+        name="BACKUP_BLIND_AFTER_RUNS",
+        unset="3",
+        parse=_whole(1, 1000),
+        doc="Runs in a row a watched vault may be unreadable before a 'blind spot' email says so (1-1000).",
+    )
+    summary_schedule: str | None = setting(
+        name="BACKUP_SUMMARY_SCHEDULE",
+        unset="09:00",
+        parse=_daily_time,
+        doc="When the daily summary is sent: HH:MM (quarter hours) in `BACKUP_TIMEZONE`, every day; 'off' to stop it.",
+    )
+    timezone: str = setting(
+        name="BACKUP_TIMEZONE",
+        unset="UTC",
+        example="Asia/Tokyo",
+        parse=_timezone,
+        doc="IANA time zone of the daily summary's time and dates, such as Asia/Tokyo.",
     )
     vault_concurrency: int = setting(
         name="BACKUP_VAULT_CONCURRENCY",

@@ -31,6 +31,12 @@ param recipients string
 @description('NCRONTAB schedule of the poll (six fields, seconds first, UTC).')
 param pollSchedule string = '0 */15 * * * *'
 
+@description('When the daily summary is sent: HH:MM on a quarter hour in summaryTimeZone, or off.')
+param summarySchedule string = '09:00'
+
+@description('IANA time zone of the daily summary, such as Asia/Tokyo.')
+param summaryTimeZone string = 'UTC'
+
 @minValue(1)
 @maxValue(720)
 @description('How far back each poll looks, in hours; overlaps earlier polls on purpose.')
@@ -148,6 +154,21 @@ module monitoring 'app/monitoring.bicep' = {
   }
 }
 
+// The watchdog's watchdog: alert rules on the app's own telemetry, emailing the on-call addresses directly.
+module watchdog 'app/watchdog.bicep' = {
+  name: 'watchdog'
+  scope: rg
+  params: {
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    actionGroupName: '${abbrs.insightsActionGroups}oncall-${resourceToken}'
+    noPollAlertName: '${abbrs.insightsScheduledQueryRules}no-poll-${resourceToken}'
+    failedRunsAlertName: '${abbrs.insightsScheduledQueryRules}failed-runs-${resourceToken}'
+    location: location
+    tags: tags
+    recipients: recipients
+  }
+}
+
 module communication 'app/communication.bicep' = {
   name: 'communication'
   scope: rg
@@ -199,6 +220,8 @@ module functionApp 'app/function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     pollSchedule: pollSchedule
+    summarySchedule: summarySchedule
+    summaryTimeZone: summaryTimeZone
     vaultIds: join(vaultIds, ',')
     subscriptionIds: join(watchedSubscriptions, ',')
     lookbackHours: lookbackHours
@@ -265,6 +288,7 @@ output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_EVENTGRID_TOPIC_NAME string = topic.outputs.name
 output AZURE_DEADLETTER_CONTAINER_NAME string = deadLetterContainerName
+output AZURE_WATCHDOG_ACTION_GROUP_ID string = watchdog.outputs.actionGroupId
 output AZURE_ACTION_GROUP_NAME string = '${abbrs.insightsActionGroups}${resourceToken}'
 output AZURE_ALERT_PROCESSING_RULE_NAME string = '${abbrs.alertsManagementActionRules}${resourceToken}'
 output ALERT_SCOPE_IDS array = effectiveAlertScopeIds

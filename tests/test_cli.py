@@ -294,3 +294,25 @@ def test_demo_story_reminders_and_recovery_report_the_true_gap_since_the_last_go
     )
     assert "[Backup still missed] vm-legacy-09: no recovery point since 2026-11-21 16:05 UTC (4 d 14 h)" in subjects
     assert not any("MissedBackup" in s for s in subjects)
+
+
+def test_summary_on_demand_writes_the_summary_of_what_the_polls_recorded(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, azurite: str, table_name: str
+) -> None:
+    path = settings_file(
+        tmp_path,
+        BACKUP_JOBS_SOURCE="sample",
+        BACKUP_TABLE_CONNECTION_STRING=azurite,
+        BACKUP_TABLE_NAME=table_name,
+        BACKUP_MAILER="outbox",
+        BACKUP_OUTBOX_DIR=str(tmp_path / "outbox"),
+        BACKUP_MAIL_RECIPIENTS="oncall@example.com",
+        BACKUP_TIMEZONE="Asia/Tokyo",
+    )
+    assert run(capsys, "poll", "--settings", str(path))[0] == 0
+    code, out, _ = run(capsys, "summary", "--settings", str(path))
+    assert code == 0
+    subject, last = out.splitlines()
+    assert subject.startswith("[Backup summary] ") and " failing" in subject and "jobs succeeded" in subject
+    assert last == "backup-events summary: 1 sent, 0 sent before, 1 recipient group(s)"
+    assert run(capsys, "summary", "--settings", str(path))[1].endswith("0 sent, 1 sent before, 1 recipient group(s)\n")

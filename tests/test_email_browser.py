@@ -2,8 +2,9 @@
 
 Nothing may be wider than the screen, and on the phone the item, the code and the first step must be on the first
 screen. The emails come from the real pipeline: the demo's two-day story (failures of every workload, a repeat, a
-storm digest, reminders, a recovery, a missed backup), recorded restores replayed, a security alert and a job told
-by the alert path, and a job with a 168-character item name and a long unbreakable code.
+storm digest, reminders, a recovery, a missed backup), recorded restores replayed (with that day's summary), a security
+alert and a job told by the alert path, a job with a 168-character item name and a long unbreakable code, and the
+watchdog's own emails: blind spots (one vault, every vault) starting, reminded and ending, and a busy day's summary.
 
 Chromium is Debian's package (``.ci/run`` installs it). Under ``CI=true`` a missing browser fails the run; on a
 developer's machine without it these tests are skipped with the command that installs it. Screenshots of every email
@@ -132,6 +133,38 @@ def reminder_digest(outbox: Path) -> None:
         poll_jobs(app_services(store, outbox, clock, source=source, policy=policy))
 
 
+def watchdog_emails(outbox: Path) -> None:
+    """Blind spots and a busy day's summary, written by the app's own use cases over the sample world (in memory)."""
+    import functools
+    from datetime import UTC, datetime
+
+    from backup_events.adapters.memory_store import MemoryIncidentStore
+    from backup_events.adapters.sample_jobs import SampleJobSource
+    from backup_events.app import summary
+    from backup_events.app.poll import poll_jobs
+    from tests.app.conftest import app_services
+    from tests.app.parts import failed_vm_job
+    from tests.app.test_blind_spots import SignInFails, VaultForbidden
+    from tests.conftest import Clock
+
+    clock = Clock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    build = functools.partial(app_services, MemoryIncidentStore(clock=clock), outbox, clock)
+    long_item = "vm-" + "y" * 120 + ".contoso.com"
+    jobs = [*SampleJobSource()._jobs, failed_vm_job(77, long_item, clock(), vault="rsv-files-weu")]  # noqa: SLF001 - the samples plus one
+    forbidden = VaultForbidden(jobs)
+    for _ in range(3):
+        poll_jobs(build(source=forbidden))
+        clock.advance(minutes=15)
+    clock.advance(hours=24)
+    poll_jobs(build(source=forbidden))  # reminded
+    clock.advance(minutes=1)
+    poll_jobs(build(source=SignInFails()))  # nothing at all readable: told at once
+    clock.advance(minutes=15)
+    summary.send_summary(build(source=forbidden))
+    forbidden.healed = True
+    poll_jobs(build(source=forbidden))  # both seen again
+
+
 @pytest.fixture(scope="module")
 def emails(tmp_path_factory: pytest.TempPathFactory, azurite: str) -> dict[str, tuple[str, dict[str, str]]]:
     """name → (HTML, what must be on the first phone screen): every kind of email the pipeline writes."""
@@ -141,8 +174,16 @@ def emails(tmp_path_factory: pytest.TempPathFactory, azurite: str) -> dict[str, 
     replay([RECORDED / "jobs/azcli--test_backup_scenario--552214c-i377.json"], restores)
     reminders = tmp_path_factory.mktemp("reminders")
     reminder_digest(reminders)
+    watchdog = tmp_path_factory.mktemp("watchdog")
+    watchdog_emails(watchdog)
     found: dict[str, tuple[str, dict[str, str]]] = {}
-    for path in sorted([*outbox.glob("*.html"), *restores.glob("*.html"), *reminders.glob("*reminder-digest*.html")]):
+    pages = [
+        *outbox.glob("*.html"),
+        *restores.glob("*.html"),
+        *reminders.glob("*reminder-digest*.html"),
+        *watchdog.glob("*.html"),
+    ]
+    for path in sorted(pages):
         text = path.read_text(encoding="utf-8")
         found[path.stem] = (text, {})
     for name, document in {
@@ -161,6 +202,8 @@ def test_the_emails_cover_every_kind(emails: dict[str, tuple[str, dict[str, str]
     kinds = " ".join(html_text for html_text, _ in emails.values())
     kinds_wanted = ("Backup failed", "Restore failed", "Still failing", "Recovered", "new failures", "missed", "security", "TEST")
     for kind in (*kinds_wanted, "reminder digest"):
+        assert kind in kinds, kind
+    for kind in ("Blind spot ·", "Still blind ·", "Can see again ·", "Daily backup summary ·", "Jobs per vault"):
         assert kind in kinds, kind
     assert len(emails) >= 15
 

@@ -43,6 +43,28 @@ def test_timer_tells_the_sample_failures_into_the_outbox(app_settings: Path) -> 
     assert len(list(tmp_path.glob("*.eml"))) == written
 
 
+def test_the_summary_timer_is_indexed_every_quarter_hour_and_decides_by_the_setting_itself() -> None:
+    timer = bindings()["send_daily_summary"][0]
+    assert (timer["type"], timer["schedule"], timer["runOnStartup"]) == ("timerTrigger", "0 */15 * * * *", False)
+
+
+def test_the_summary_timer_writes_the_summary_in_its_quarter_hour_after_the_polls(
+    app_settings: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    quarter = f"{now:%H}:{now.minute // 15 * 15:02d}"
+    if now.minute % 15 == 14 and now.second > 50:  # the quarter may end while the test runs
+        pytest.skip("too close to the end of a quarter hour")
+    monkeypatch.setenv("BACKUP_SUMMARY_SCHEDULE", quarter)
+    function_app.poll_backup_jobs(TimerRequest(past_due=False))
+    told = len(list(app_settings.glob("*.eml")))
+    function_app.send_daily_summary(TimerRequest(past_due=False))
+    (summary,) = [p for p in app_settings.glob("backup-summary-*.eml")]
+    assert len(list(app_settings.glob("*.eml"))) == told + 1 and "failing" in summary.name
+
+
 def test_missing_settings_fail_the_invocation_with_every_problem_named() -> None:
     assert not any(name.startswith("BACKUP_") for name in os.environ)
     with pytest.raises(ConfigurationError) as caught:

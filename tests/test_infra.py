@@ -801,3 +801,34 @@ def test_azure_yaml_deploys_the_app_and_runs_the_hook() -> None:
     assert service is not None
     assert {"project: .", "language: python", "host: function"} <= {line.strip() for line in service.group(1).splitlines()}
     assert re.search(r"^hooks:\n  postdeploy:\n    posix:\n(?:      .*\n)*      run: scripts/postdeploy\.sh$", text, re.M)
+
+
+def test_the_watchdog_alerts_on_the_apps_own_telemetry_and_emails_the_on_call_addresses_itself() -> None:
+    from tests.function_index import bindings
+
+    watchdog = BICEP["app/watchdog.bicep"].code
+    main = BICEP["main.bicep"].code
+    # Its own action group, emailing every address of the app's recipients (not through the app's mailer).
+    assert "emailReceivers: [\n      for (address, i) in split(recipients, ','):" in watchdog
+    assert "emailAddress: trim(address)" in watchdog
+    module = main[main.index("module watchdog 'app/watchdog.bicep'") :].split("\nmodule ", 1)[0]
+    assert "recipients: recipients" in module and "monitoring.outputs.applicationInsightsName" in module
+    # Two log alert rules on the app's Application Insights, both sending to that action group, stateful.
+    rules = re.findall(r"resource (\w+) 'Microsoft.Insights/scheduledQueryRules@[^']+' = \{", watchdog)
+    assert rules == ["noSuccessfulPoll", "failedRuns"]
+    assert watchdog.count("applicationInsights.id") == 2 and watchdog.count("        onCall.id") == 2  # in each rule
+    assert watchdog.count("autoMitigate: true") == 2
+    # No successful poll in one hour: the poll function's name is the one the host indexes.
+    assert "poll_backup_jobs" in bindings()
+    assert "query: 'requests | where name == \"poll_backup_jobs\" and success == true'" in watchdog
+    assert re.search(
+        r"windowSize: 'PT1H'\s+criteria: \{\s+allOf: \[\s+\{\s+query: '[^']+'\s+timeAggregation: 'Count'\s+"
+        r"operator: 'LessThan'\s+threshold: 1",
+        watchdog,
+    )
+    # Any failed invocation in the last quarter hour.
+    assert re.search(
+        r"query: 'requests \| where success == false'\s+timeAggregation: 'Count'\s+operator: 'GreaterThan'\s+"
+        r"threshold: 0",
+        watchdog,
+    )

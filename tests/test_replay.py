@@ -27,9 +27,11 @@ VM_HISTORY = [
 ]
 
 
-def subjects(outbox: Path) -> list[str]:
+def subjects(outbox: Path, *, summaries: bool = False) -> list[str]:
+    """The subjects of the emails a replay wrote: the incidents', or (``summaries``) the daily summaries'."""
     messages = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(outbox.glob("*.eml"))]
-    return sorted(" ".join(str(m["Subject"]).split()) for m in messages)
+    found = sorted(" ".join(str(m["Subject"]).split()) for m in messages)
+    return [s for s in found if s.startswith("[Backup summary]") is summaries]
 
 
 def test_replay_of_a_vms_recorded_history_tells_the_backup_incident_once_and_each_restore_once(
@@ -49,7 +51,7 @@ def test_replay_of_a_vms_recorded_history_tells_the_backup_incident_once_and_eac
 
 
 def test_a_failed_restore_email_names_its_task_and_has_no_last_good_line(azurite: str, tmp_path: Path) -> None:
-    replay([RECORDED / "jobs/azcli--test_backup_scenario--552214c-i377.json"], tmp_path)
+    replay([RECORDED / "jobs/azcli--test_backup_scenario--552214c-i377.json"], tmp_path, BACKUP_SUMMARY_SCHEDULE="off")
     (eml,) = tmp_path.glob("*.eml")
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
@@ -146,3 +148,45 @@ def test_tell_operations_can_leave_restores_to_the_built_in_alerts(azurite: str,
     result = replay([RECORDED / name for name in VM_HISTORY], tmp_path, BACKUP_TELL_OPERATIONS="backup")
     assert not [s for s in subjects(tmp_path) if s.startswith("[Restore")]
     assert result.report.opened == 1
+
+
+def test_replaying_three_days_writes_one_summary_a_day_with_that_days_counts(azurite: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.app.parts import failed_vm_job
+
+    day1 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    jobs = [
+        failed_vm_job(1, "vm-app-02", day1),
+        failed_vm_job(2, "vm-app-02", day1 + timedelta(days=1, hours=2)),  # off the 24 h grid: each day's window holds one
+        failed_vm_job(3, "vm-app-02", day1 + timedelta(days=2, hours=4), status="Completed"),
+    ]
+    export = tmp_path / "jobs.json"
+    export.write_text(json.dumps(jobs), encoding="utf-8")
+    result = replay([export], tmp_path / "outbox")
+    assert (
+        subjects(tmp_path / "outbox", summaries=True)
+        == result.summaries
+        == [
+            "[Backup summary] 2026-11-24: 1 failing · 0 % of 1 job succeeded",
+            "[Backup summary] 2026-11-25: 1 failing · 0 % of 1 job succeeded",
+            "[Backup summary] 2026-11-26: all fine now (1 recovered) · 100 % of 1 job succeeded",
+        ]
+    )
+    last = sorted((tmp_path / "outbox").glob("backup-summary-2026-11-26*.eml"))[0]
+    text = email.message_from_bytes(last.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "ALL FINE" in text and "Failed and recovered (1)" in text and "vm-app-02" in text
+
+
+def test_a_replay_in_a_time_zone_writes_its_summaries_at_that_zones_time(azurite: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from tests.app.parts import failed_vm_job
+
+    export = tmp_path / "jobs.json"
+    export.write_text(json.dumps([failed_vm_job(1, "vm-app-02", datetime(2026, 11, 23, 10, 0, tzinfo=UTC))]), encoding="utf-8")
+    result = replay([export], tmp_path / "outbox", BACKUP_TIMEZONE="Asia/Tokyo", BACKUP_SUMMARY_SCHEDULE="08:30")
+    assert result.summaries == ["[Backup summary] 2026-11-24: 1 failing · 0 % of 1 job succeeded"]  # 23:30 UTC on the 23rd
+    (summary,) = (tmp_path / "outbox").glob("backup-summary-*.eml")
+    text = email.message_from_bytes(summary.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "2026-11-23 08:30 JST to 2026-11-24 08:30 JST" in text

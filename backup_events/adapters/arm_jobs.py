@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 from azure.core.pipeline import PipelineResponse
 from azure.core.pipeline.policies import RetryPolicy
 from azure.core.rest import HttpRequest, HttpResponse
@@ -107,6 +107,25 @@ def describe_error(exc: AzureError) -> str:
     return f"{type(exc).__name__}: {exc.message}"
 
 
+class _SignIn:
+    """The app's credential, whose failures say they are sign-in failures.
+
+    A managed identity endpoint that does not answer surfaces from the SDK as a ``ServiceRequestError`` naming the
+    endpoint's host, which reads like Resource Manager being down; a blind spot's email must say "sign-in failed".
+    """
+
+    def __init__(self, credential: TokenCredential) -> None:
+        self._credential = credential
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        try:
+            return self._credential.get_token(*scopes, **kwargs)
+        except ClientAuthenticationError:
+            raise
+        except AzureError as exc:
+            raise ClientAuthenticationError(message=f"sign-in failed: {describe_error(exc)}") from exc
+
+
 class _BudgetedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     """azure-core's ``RetryPolicy`` that also respects a per-call deadline.
 
@@ -177,7 +196,7 @@ class RecoveryServicesJobSource:
             problems.append("retry_budget_seconds and max_retries must not be negative")
         if problems:
             raise ConfigurationError(problems)
-        self._credential = credential
+        self._credential = _SignIn(credential)
         self._explicit = [v.strip() for v in vault_ids]
         self._subscriptions = list(subscription_ids)
         self._endpoint = arm_endpoint.rstrip("/")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from backup_events.domain.incidents import Change, Incident, Outcome, OwingQuery, may_owe, with_email_state
+from backup_events.domain.watch import VaultRun
 
 
 def _vault(key: str) -> str:
@@ -27,6 +28,7 @@ class MemoryIncidentStore:
         self._incidents: dict[str, Incident] = {}
         self._jobs: dict[str, tuple[str, datetime]] = {}  # job key → (incident key, recorded at)
         self._mail: dict[str, int] = {}  # hour → emails spent
+        self._runs: dict[tuple[str, str], VaultRun] = {}  # (vault, minute of the day) → what that run saw of the vault
 
     def incident(self, key: str) -> Incident | None:
         with self._lock:
@@ -93,4 +95,20 @@ class MemoryIncidentStore:
             spent = [hour for hour in self._mail if hour < f"{before:%Y-%m-%dT%H}"]
             for hour in spent:
                 del self._mail[hour]
-            return len(doomed_incidents) + len(doomed_jobs)
+            room = max(0, limit - len(doomed_incidents) - len(doomed_jobs))
+            old_runs = [at for at, run in self._runs.items() if run.at < before][:room]
+            for run_key in old_runs:
+                del self._runs[run_key]
+            return len(doomed_incidents) + len(doomed_jobs) + len(old_runs)
+
+    def record_runs(self, runs: Sequence[VaultRun]) -> None:
+        with self._lock:
+            self._runs.update({(run.vault_id.rstrip("/").casefold(), f"{run.at.astimezone(UTC):%H%M}"): run for run in runs})
+
+    def runs_since(self, since: datetime) -> list[VaultRun]:
+        with self._lock:
+            return sorted((r for r in self._runs.values() if r.at >= since), key=lambda r: (r.at, r.vault_id.casefold()))
+
+    def incidents_since(self, since: datetime) -> list[Incident]:
+        with self._lock:
+            return [i for i in self._incidents.values() if i.is_open or (i.closed_at is not None and i.closed_at >= since)]

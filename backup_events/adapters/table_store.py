@@ -1,5 +1,9 @@
 """Incidents and their jobs in Azure Table Storage (``azure-data-tables``): it maps and queries, never decides.
 
+Since the daily summary, a third kind of row sits in each vault's partition: ``kind`` run, one per vault and poll
+(``claimedAt`` the run's time, its window and counts), keyed by the minute of the day so a vault holds at most a day
+of them; the incident and job rows are as they always were.
+
 Rows (unchanged since the first release, so no migration): per vault one partition (the vault id hashed: ARM ids
 hold ``/``, which keys may not) with a row per incident (``kind`` incident, the incident's fields, ``itemKey``) and a
 row per recorded job (``kind`` job, the incident it counted into). A ``Change`` and its job rows share the vault's
@@ -15,11 +19,12 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from backup_events.domain.identity import item_key
 from backup_events.domain.incidents import Change, Incident, Outcome, OwingQuery, with_email_state
+from backup_events.domain.watch import VaultRun
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -334,7 +339,7 @@ class TableIncidentStore:
         self._ensure_table()
         rows = self._table.query_entities(
             "( kind eq 'incident' and state eq 'closed' and closedAt lt @t ) or ( kind eq 'job' and claimedAt lt @t )"
-            " or ( kind eq 'budget' and claimedAt lt @t )",
+            " or ( kind eq 'budget' and claimedAt lt @t ) or ( kind eq 'run' and claimedAt lt @t )",
             parameters={"t": before},
             select=["PartitionKey", "RowKey", "ledgerKey"],
         )
@@ -346,3 +351,55 @@ class TableIncidentStore:
             self._forget(str(row.get("ledgerKey", "")))
             deleted += 1
         return deleted
+
+    # --- what each run saw (the daily summary) ----------------------------------------------------------------
+
+    def record_runs(self, runs: Sequence[VaultRun]) -> None:
+        """One row a vault and run (``kind`` run), upserted: a run written twice is one row.
+
+        The row is keyed by the run's minute of the day, so tomorrow's run at the same minute takes yesterday's row:
+        a vault never holds more than a day of runs (1,440 rows at most), however many vaults, without deleting any.
+        The summary reads only the last 24 hours; ``expire`` removes the rows of vaults no longer polled.
+        """
+        from azure.data.tables import UpdateMode  # noqa: PLC0415
+
+        self._ensure_table()
+        for run in runs:
+            key = f"{run.vault_id.rstrip('/').casefold()}|run-{run.at.astimezone(UTC):%H%M}"
+            partition, row = table_keys(key)
+            entity = {
+                "PartitionKey": partition,
+                "RowKey": row,
+                "kind": "run",
+                "ledgerKey": key[:1000],
+                "claimedAt": run.at,
+                "vaultId": run.vault_id[:_MAX_TEXT],
+                "vaultName": run.vault_name[:_MAX_TEXT],
+                "windowHours": run.window_hours,
+                "readable": run.readable,
+                "succeeded": run.succeeded,
+                "failed": run.failed,
+                "error": run.error[:_MAX_TEXT],
+            }
+            self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def runs_since(self, since: datetime) -> list[VaultRun]:
+        self._ensure_table()
+        rows = self._table.query_entities("kind eq 'run' and claimedAt ge @t", parameters={"t": since})
+        runs = [
+            VaultRun(
+                vault_id=str(row["vaultId"]),
+                vault_name=str(row["vaultName"]),
+                at=row["claimedAt"],
+                window_hours=int(row["windowHours"]),
+                readable=bool(row["readable"]),
+                succeeded=int(row["succeeded"]),
+                failed=int(row["failed"]),
+                error=str(row.get("error") or ""),
+            )
+            for row in rows
+        ]
+        return sorted(runs, key=lambda r: (r.at, r.vault_id.casefold()))
+
+    def incidents_since(self, since: datetime) -> list[Incident]:
+        return self._incidents("kind eq 'incident' and ( state eq 'open' or closedAt ge @t )", t=since)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 
-from backup_events.app import facts, recording
+from backup_events.app import blind, facts, recording
 from backup_events.app.notify import notify
 from backup_events.app.record import count, protected_items, record
 from backup_events.app.services import EventEnvelope, RunReport, Services
@@ -77,7 +77,7 @@ def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
         key = record_alerted_job(services, alert, report)
         if key.startswith("no email:"):
             return key
-        notify(services, report, keys=[key])
+        notify(services, report, keys=[key, *report.blind_keys])
     else:
         notify(services, report, keys=[record_vault_alert(services, alert, report)])
     if report.problems:
@@ -100,10 +100,16 @@ def record_alerted_job(services: Services, alert: BackupAlert, report: RunReport
         return told
     code = error_code(alert, services.deps.catalog)
     items = protected_items(services, alert.vault_id)
+    now = services.deps.clock()
     try:
         job = normalise_job(services.deps.source.job_details(f"{alert.vault_id}/backupJobs/{alert.job_name}"))
+        report.blind_keys += blind.clear_spot(services, blind.vault_spot(alert.vault_id, "", now), now)
     except (SourceError, MalformedInputError) as exc:
         log.warning("Job %s of alert %s unreadable (%s): telling it from the alert", alert.job_name, alert.short_id, exc)
+        if isinstance(exc, SourceError):  # the jobs API failing for alerts: the vault is blind to the Timer too
+            report.blind_keys += blind.observe(
+                services, [blind.vault_spot(alert.vault_id, str(exc), now)], alert.alert_id, report
+            )
         job = job_from_alert(alert, code=code, note=f"Built from the alert alone: the job's details could not be read ({exc}).")
         # The alert names a database by its VM and ARM id; its protected item knows the name the Timer uses.
         named = next(

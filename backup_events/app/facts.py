@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from backup_events.domain.exposure import ProtectedItem
 from backup_events.domain.model import BackupJob
+from backup_events.domain.watch import BlindSpot
 from backup_events.wire.alerts import BackupAlert
 
 MAX_TEXT = 4000
@@ -53,11 +54,18 @@ class AlertFacts:
     alert: BackupAlert
 
 
+@dataclass(frozen=True)
+class BlindFacts:
+    """What the monitor could not see at the latest unreadable run: the vault (or subscription, or every vault) and why."""
+
+    spot: BlindSpot
+
+
 Facts = FailureFacts | MissedFacts | AlertFacts
-_KINDS: dict[str, type[Any]] = {"failure": FailureFacts, "missed": MissedFacts, "alert": AlertFacts}
+_KINDS: dict[str, type[Any]] = {"failure": FailureFacts, "missed": MissedFacts, "alert": AlertFacts, "blind": BlindFacts}
 
 
-def dumps(facts: Facts) -> str:
+def dumps(facts: Facts | BlindFacts) -> str:
     """The facts as bounded JSON, tagged with their kind."""
     kind = next(name for name, cls in _KINDS.items() if isinstance(facts, cls))
     return json.dumps({"kind": kind, "facts": _encode(facts)}, ensure_ascii=False, separators=(",", ":"))
@@ -67,6 +75,15 @@ def loads(text: str) -> Facts:
     """Facts written by ``dumps``."""
     document = json.loads(text)
     facts: Facts = _decode(_KINDS[document["kind"]], document["facts"])
+    return facts
+
+
+def blind_loads(text: str) -> BlindFacts:
+    """The facts of a blind spot (``app.blind``), written by ``dumps``."""
+    document = json.loads(text)
+    if document["kind"] != "blind":
+        raise ValueError(f"not a blind spot's facts: {document['kind']}")
+    facts: BlindFacts = _decode(BlindFacts, document["facts"])
     return facts
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, TypedDict
 
-from backup_events.app import facts, recording
+from backup_events.app import blind, facts, recording
 from backup_events.domain.incidents import (
     OPENED,
     RECOVERED,
@@ -27,6 +27,7 @@ from backup_events.domain.incidents import (
     was_sending,
 )
 from backup_events.domain.model import EmailMessage
+from backup_events.domain.watch import is_blind
 from backup_events.errors import DeliveryError
 from backup_events.mail import render
 
@@ -48,6 +49,10 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
     """The email of one kind for one incident, rendered now; the key changes with every reopening and reminder."""
     key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
     addressing = _Addressing(key=key, sender=services.config.sender, recipients=services.config.recipients_of(incident))
+    if is_blind(incident):  # what the monitor cannot see (app.blind)
+        spot, now = blind.spot_of(incident), services.deps.clock()
+        lookback, portal_url = services.config.lookback, services.config.portal_url
+        return render.render_blind(incident, kind, spot, now=now, portal_url=portal_url, lookback=lookback, **addressing)
     if kind != OPENED:
         return _follow_up(services, incident, kind, addressing)
     if not incident.facts:  # recorded before incidents kept facts: its email was rendered then
@@ -247,7 +252,7 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
     for incident, kind in due:
         if kind in _FOLDED and incident.digest and was_sending(incident, kind):
             by_digest.setdefault((kind, incident.digest), []).append(incident)
-        elif kind in _FOLDED:
+        elif kind in _FOLDED and not is_blind(incident):  # a blind spot is never folded into a digest of failures
             by_recipients.setdefault((kind, services.config.recipients_of(incident)), []).append(incident)
     digests = [(kind, members) for (kind, _), members in by_digest.items()]
     singles: dict[str, list[tuple[Incident, str]]] = {kind: [] for kind in _FOLDED}
@@ -256,7 +261,7 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
             singles[kind] += [(i, kind) for i in members]
         else:
             digests.append((kind, members))
-    ordered = singles[OPENED] + singles[REMINDER] + [(i, k) for i, k in due if k not in _FOLDED]
+    ordered = singles[OPENED] + singles[REMINDER] + [(i, k) for i, k in due if k not in _FOLDED or is_blind(i)]
     wanted = min(policy.emails_per_run, len(digests) + len(ordered))
     budget = MailBudget(_granted(services, now, wanted, alert_path=keys is not None))
     for kind, members in digests:

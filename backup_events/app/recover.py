@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from backup_events.app import recording
 from backup_events.app.services import SUCCESS_STATUSES, RunReport, Services
 from backup_events.domain.exposure import ProtectedItem
 from backup_events.domain.identity import item_key
 from backup_events.domain.incidents import Incident
+from backup_events.domain.watch import is_blind
 from backup_events.errors import MalformedInputError
 from backup_events.wire.jobs import normalise_job
 
 log = logging.getLogger(__name__)
 
 
-def open_by_item(services: Services, vault_id: str) -> dict[str, list[Incident]]:
-    """The vault's open incidents by item key, read once per run and kept current as incidents close."""
+def open_by_item(services: Services, vault_id: str, *, blind: list[Incident] | None = None) -> dict[str, list[Incident]]:
+    """The vault's open incidents by item key, read once per run and kept current as incidents close.
+
+    Its open blind spot (the vault itself unreadable) is no item's: it goes to ``blind``, when given.
+    """
     by_item: dict[str, list[Incident]] = {}
     for incident in services.deps.incidents.open_incidents(vault_id):
+        if is_blind(incident):
+            if blind is not None:
+                blind.append(incident)
+            continue
         by_item.setdefault(item_key(incident.vault_id, incident.item), []).append(incident)
     return by_item
 
@@ -38,12 +47,21 @@ def close_item(services: Services, by_item: dict[str, list[Incident]], key: str,
 
 
 def close_recovered(
-    services: Services, vault_id: str, since: datetime, until: datetime, report: RunReport, *, by_item: dict[str, list[Incident]]
+    services: Services,
+    vault_id: str,
+    since: datetime,
+    until: datetime,
+    report: RunReport,
+    *,
+    by_item: dict[str, list[Incident]],
+    successes: Iterable[Mapping[str, Any]] | None = None,
 ) -> None:
-    """Good backups of items with open incidents close them (only vaults with open incidents are read)."""
+    """Good backups (``successes``, read here when not given) of items with open incidents close them."""
     if not any(by_item.values()):
         return
-    for raw in services.deps.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES):
+    if successes is None:
+        successes = services.deps.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES)
+    for raw in successes:
         try:
             job = normalise_job(raw)
         except MalformedInputError:

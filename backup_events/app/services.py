@@ -13,6 +13,7 @@ from backup_events.domain.incidents import Incident, Policy
 from backup_events.domain.operations import OperationKind
 from backup_events.domain.remediation import Catalog
 from backup_events.domain.routing import Route, recipients_for
+from backup_events.domain.watch import VaultRun
 from backup_events.ports import IncidentStore, JobSource, Mailer
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,10 @@ class Config:
     tell_operations: frozenset[OperationKind] = frozenset(OperationKind)
     vault_ids: tuple[str, ...] = ()  # the watched vaults and subscriptions; both empty: the jobs source's vaults
     subscription_ids: tuple[str, ...] = ()
+    discovered_subscriptions: tuple[str, ...] = ()  # whose vaults the jobs source discovers: one with none is a blind spot
+    blind_after_runs: int = 3
+    summary_time: str | None = "09:00"  # HH:MM in ``timezone``; None: no daily summary
+    timezone: str = "UTC"
 
     def recipients_for(self, vault_id: str) -> tuple[str, ...]:
         """Who hears about this vault."""
@@ -114,7 +119,11 @@ class RunReport:
     digests: int = 0
     deferred: int = 0
     expired: int = 0
+    blind: int = 0  # blind spots newly owed their email this run
     problems: list[str] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)  # vault id -> why it could not be read this run
+    runs: list[VaultRun] = field(default_factory=list)  # what this run saw of each vault (the summary's counts)
+    blind_keys: list[str] = field(default_factory=list)  # blind spots the alert path counted or ended (its notify's)
 
     def add(self, other: RunReport) -> None:
         """Fold another report (one vault's) into this one."""
@@ -122,6 +131,8 @@ class RunReport:
             if isinstance(value, int):
                 setattr(self, name, getattr(self, name) + value)
         self.problems.extend(other.problems)
+        self.unreadable.update(other.unreadable)
+        self.runs.extend(other.runs)
 
     def rows(self) -> list[tuple[str, int]]:
         """The summary table, in reading order."""

@@ -1,9 +1,10 @@
-"""Command line: ``python -m backup_events {demo,explain,replay,poll,test-email,catalog}``.
+"""Command line: ``python -m backup_events {demo,explain,replay,poll,summary,test-email,catalog}``.
 
 - ``demo``: the main job on embedded defaults (bundled sample jobs, Azurite ledger, ``./outbox``); no Azure account.
 - ``explain PATH``: the email a job, a list of jobs or an alert would produce, without sending or recording anything.
 - ``replay FILE…``: exported jobs (``az backup job list -o json``, REST pages) through the whole pipeline.
 - ``poll``: one run with the current settings (environment, or ``--settings local.settings.json``).
+- ``summary``: the daily summary of the last 24 hours, now, through the configured mailer (same settings).
 - ``test-email``: one marked synthetic notification through the configured mailer, to prove the path works.
 - ``catalog`` / ``catalog check``: list the remediation catalog, or validate it.
 """
@@ -235,6 +236,7 @@ def run_replay(args: argparse.Namespace) -> int:
         ("  of which reminders", r.reminders_sent),
         ("  of which recovered", r.recovery_emails),
         ("  of which digests", r.digests),
+        ("daily summaries", len(result.summaries)),
     ]
     print(f"backup-events replay: {len(args.files)} file(s), {span}, every {args.interval} min -> {args.outbox}/")
     for name, value in rows:
@@ -261,6 +263,20 @@ def run_poll(args: argparse.Namespace) -> int:
     report = poll.poll_jobs(bootstrap.build(Settings.from_environ(_local_settings(args.settings))))
     print_report(report, "backup-events poll")
     return 0 if not (report.problems or report.vaults_skipped) else 1
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    from backup_events import bootstrap  # noqa: PLC0415
+    from backup_events.app import summary  # noqa: PLC0415
+    from backup_events.settings import Settings  # noqa: PLC0415
+
+    report = summary.send_summary(bootstrap.build(Settings.from_environ(_local_settings(args.settings))))
+    for subject in report.subjects:
+        print(subject)
+    print(f"backup-events summary: {report.sent} sent, {report.already} sent before, {report.groups} recipient group(s)")
+    for problem in report.problems:
+        print(f"  ! {problem}")
+    return 0 if not report.problems else 1
 
 
 def test_message(settings: Any, now: datetime | None = None) -> EmailMessage:
@@ -359,6 +375,9 @@ def parser() -> argparse.ArgumentParser:
     poll = commands.add_parser("poll", help="one run with the current settings")
     poll.add_argument("--settings", type=Path, help="read Values from a local.settings.json on top of the environment")
     poll.set_defaults(run=run_poll)
+    summary = commands.add_parser("summary", help="write the daily summary of the last 24 hours now")
+    summary.add_argument("--settings", type=Path, help="read Values from a local.settings.json on top of the environment")
+    summary.set_defaults(run=run_summary)
     test_email = commands.add_parser("test-email", help="send one marked synthetic notification to the recipients")
     test_email.add_argument("--settings", type=Path, help="read Values from a local.settings.json on top of the environment")
     test_email.set_defaults(run=run_test_email)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from backup_events.domain.ids import parse_vault_id
+from backup_events.errors import MalformedInputError
 
 SCOPES = ("vault", "rg", "sub")
 
@@ -24,7 +25,10 @@ class Route:
     recipients: tuple[str, ...]
 
     def matches(self, vault_id: str) -> bool:
-        parts = parse_vault_id(vault_id)
+        try:
+            parts = parse_vault_id(vault_id)
+        except MalformedInputError:  # not a vault: a blind spot of a subscription or of every vault
+            return False
         actual = {"vault": parts["vault_name"], "rg": parts["resource_group"], "sub": parts["subscription_id"]}[self.scope]
         return actual.casefold() == self.value.casefold()
 

@@ -20,6 +20,8 @@ from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
 from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Remediation, Severity
 from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
+from backup_events.domain.summary import Summary
+from backup_events.domain.watch import BlindSpot, Scope, fix_for
 from backup_events.mail import i18n
 from backup_events.wire.alerts import BackupAlert
 from backup_events.wire.jobs import failed_task, unfinished_task
@@ -490,3 +492,129 @@ def render_reminder_digest(
     subject = f"[Backups still failing] {', '.join(parts)} (reminder digest)"
     context: dict[str, object] = {"rows": worst_first, "failing": failing, "missed": missed, "portal_url": portal_url}
     return _addressed(key, subject, "reminders", context, sender=sender, recipients=recipients)
+
+
+# --- blind spots and the daily summary (issue 17): new functions only, below everything else -------------------
+
+
+def render_blind(
+    incident: Incident,
+    kind: str,
+    spot: BlindSpot,
+    *,
+    key: str,
+    now: datetime,
+    sender: str,
+    recipients: tuple[str, ...],
+    portal_url: str,
+    lookback: timedelta | None = None,
+) -> EmailMessage:
+    """What the monitor cannot see (``kind`` opened or reminder), or that it can see it again (recovered).
+
+    Seen again after longer than the polls' ``lookback``, the jobs that started in the first part of the blind stretch
+    were never read and never will be: the email gives that stretch.
+    """
+    recovered = kind == RECOVERED
+    until = incident.closed_at or now
+    unseen = _when(until - lookback) if lookback is not None and until - incident.opened_at > lookback else ""
+    since = _when(incident.opened_at)
+    blind_for = _how_long((incident.closed_at or now) - incident.opened_at)
+    cause = spot.cause.value
+    what = {
+        Scope.VAULT: f"vault {spot.name}",
+        Scope.EVERY_VAULT: "the watched vaults",
+        Scope.SUBSCRIPTION: f"the vaults of {spot.name}",
+    }[spot.scope]
+    meaning = {
+        Scope.VAULT: f"Failed backups in vault {spot.name} are not being told while it cannot be read.",
+        Scope.EVERY_VAULT: "No failed backup in any vault is being told while nothing can be read.",
+        Scope.SUBSCRIPTION: f"No vault of {spot.name} is watched: discovery found none there.",
+    }[spot.scope]
+    if recovered:
+        label, subject = "Can see again", f"[Can see again] {spot.name}: read again after {blind_for} blind"
+    elif kind == REMINDER:
+        label, subject = "Still blind", f"[Still blind] {spot.name}: cannot be read for {blind_for} ({cause})"
+    else:
+        label, subject = "Blind spot", f"[Blind spot] {spot.name}: cannot be read since {since} ({cause})"
+    target = spot.target if spot.scope is Scope.VAULT else f"/subscriptions/{spot.target}" if spot.target else ""
+    context: dict[str, object] = {
+        "i": incident,
+        "label": label,
+        "recovered": recovered,
+        "since": since,
+        "closed": _when(incident.closed_at),
+        "last_seen": _when(incident.last_seen),
+        "blind_for": blind_for,
+        "cause": cause,
+        "what": what,
+        "meaning": meaning,
+        "error": spot.error,
+        "fix": fix_for(spot.cause, spot.scope, target),
+        "portal_url": f"{portal_url}/#@/resource{target}/users" if target else "",
+        "portal_label": f"Access control (IAM) of {spot.name} in the portal",
+        "unseen": unseen,
+        "lookback": _how_long(lookback) if lookback is not None else "",
+    }
+    return _addressed(key, subject, "blind", context, sender=sender, recipients=recipients)
+
+
+def _percent(rate: float | None) -> str:
+    """99.6 reads "99 %", never "100 %": only a perfect day is 100."""
+    return "—" if rate is None else "100 %" if rate >= 100 else f"{int(rate)} %"
+
+
+def render_summary(
+    summary: Summary, *, key: str, sender: str, recipients: tuple[str, ...], portal_url: str, timezone: str = "UTC"
+) -> EmailMessage:
+    """The daily summary of one recipient group: the estate at a glance, bars in HTML and CSS only."""
+    import zoneinfo  # noqa: PLC0415
+
+    zone = zoneinfo.ZoneInfo(timezone)
+
+    def local(moment: datetime | None) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else "—"
+
+    day = summary.until.astimezone(zone).date().isoformat()
+    counts = [
+        (len(summary.failing), "failing"),
+        (len(summary.missed), "missed"),
+        (len(summary.blind), "blind spot" + "s" * (len(summary.blind) != 1)),
+        (len(summary.restores), "failed restore" + "s" * (len(summary.restores) != 1)),
+    ]
+    parts = [f"{n} {what}" for n, what in counts if n]
+    unread = sum(1 for v in summary.vaults if v.unreadable_runs)
+    if not parts and unread:
+        parts = [f"{unread} vault{'s' * (unread != 1)} not always readable"]
+    if not summary.polled:
+        parts.append("no run recorded")
+    recovered = f" ({len(summary.recovered)} recovered)" if summary.recovered else ""
+    headline = ", ".join(parts) if parts else f"all fine{' now' if recovered else ''}{recovered}"
+    jobs = (
+        f"{_percent(summary.success_rate)} of {summary.jobs} job{'s' * (summary.jobs != 1)} succeeded"
+        if summary.jobs
+        else "no finished jobs"
+    )
+    subject = f"[Backup summary] {day}: {headline} · {jobs}"
+    vaults = [
+        {
+            "v": v,
+            "rate": _percent(v.success_rate),
+            "good": round(v.success_rate) if v.success_rate is not None else 0,
+            "known": v.success_rate is not None,
+            "portal_url": f"{portal_url}/#@/resource{v.vault_id}/backupJobs",
+        }
+        for v in summary.vaults
+    ]
+    context: dict[str, object] = {
+        "s": summary,
+        "day": day,
+        "headline": headline[:1].upper() + headline[1:],
+        "jobs": jobs,
+        "since": local(summary.since),
+        "until": local(summary.until),
+        "local": local,
+        "how_long": _how_long,
+        "vaults": vaults,
+        "portal_url": portal_url,
+    }
+    return _addressed(key, subject, "summary", context, sender=sender, recipients=recipients)

@@ -12,6 +12,8 @@ param applicationInsightsName string
 
 // Our settings, named as in backup_events/settings.py (SETTINGS).
 param pollSchedule string
+param summarySchedule string = '09:00'
+param summaryTimeZone string = 'UTC'
 param vaultIds string
 param subscriptionIds string
 param lookbackHours int
@@ -128,6 +130,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BACKUP_POLL_SCHEDULE'
           value: pollSchedule
+        }
+        {
+          name: 'BACKUP_SUMMARY_SCHEDULE'
+          value: summarySchedule
+        }
+        {
+          name: 'BACKUP_TIMEZONE'
+          value: summaryTimeZone
         }
         {
           name: 'BACKUP_JOBS_SOURCE'

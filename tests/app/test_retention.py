@@ -55,14 +55,16 @@ def remembered(svc: Services, rows: list[tuple[str, str]]) -> int:
 def test_expire_deletes_at_most_limit_rows_per_call(build: BuildServices, clock: Clock) -> None:
     today = clock()
     clock.now = today - RETENTION - timedelta(days=10)
-    rows = fail(build, clock, *(f"vm-{n}" for n in range(5)), recover=True)  # 10 rows: 5 job rows, 5 closed incidents
+    rows = fail(build, clock, *(f"vm-{n}" for n in range(5)), recover=True)  # 5 job rows, 5 closed incidents
+    assert len(build().deps.incidents.runs_since(clock() - timedelta(days=1))) == 2  # and the two polls' run rows
     clock.now = today
     svc, cutoff = build(source=SampleJobSource([])), today - RETENTION
 
     assert svc.deps.incidents.expire(cutoff, limit=3) == 3
     assert remembered(svc, rows) == 7
-    assert [svc.deps.incidents.expire(cutoff, limit=3) for _ in range(4)] == [3, 3, 1, 0]
+    assert [svc.deps.incidents.expire(cutoff, limit=3) for _ in range(4)] == [3, 3, 3, 0]
     assert remembered(svc, rows) == 0
+    assert svc.deps.incidents.runs_since(cutoff - timedelta(days=30)) == []
 
 
 def test_a_poll_deletes_closed_incidents_and_job_rows_older_than_the_retention_and_keeps_the_rest(
@@ -77,7 +79,9 @@ def test_a_poll_deletes_closed_incidents_and_job_rows_older_than_the_retention_a
     clock.now = today
 
     svc = build(source=SampleJobSource([]), retention=RETENTION)
+    # The old polls' run rows were taken over by the recent polls at the same minutes of the day: nothing to expire.
     assert poll_jobs(svc).expired == 3
+    assert len(svc.deps.incidents.runs_since(today - RETENTION)) == 2  # the recent polls' are kept
 
     assert svc.deps.incidents.incident(old_closed) is None
     assert svc.deps.incidents.incident_of_job(old_job) is None and svc.deps.incidents.incident_of_job(stuck_job) is None

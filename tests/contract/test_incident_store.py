@@ -18,6 +18,7 @@ from backup_events.adapters.memory_store import MemoryIncidentStore
 from backup_events.adapters.table_store import TableIncidentStore, table_keys
 from backup_events.app.recording import claim_emails, close_recovered, record_failure, record_failures, settle_emails
 from backup_events.domain.incidents import OPENED, Change, Incident, Outcome, Policy, Recorded, closed, owing_query
+from backup_events.domain.watch import VaultRun
 from backup_events.ports import IncidentStore
 from tests.builders import make_incident
 from tests.conftest import Clock
@@ -214,3 +215,55 @@ def test_the_hourly_mail_budget_is_shared_exactly_by_every_instance(make_store: 
     assert sum(given) == 10 and max(given) <= 3
     assert make_store().spend_mail("2026-11-25T09", 1, 10) == 0
     assert make_store().spend_mail("2026-11-25T10", 5, 10) == 5  # a new hour, a new budget
+
+
+# --- what each run saw, and the incidents of the last day (the daily summary) ---------------------------------
+
+
+def run_of(clock: Clock, vault: str = VAULT, **changes: object) -> VaultRun:
+    run = VaultRun(vault, vault.rsplit("/", 1)[-1], clock(), 24, readable=True, succeeded=40, failed=2)
+    return replace(run, **changes)  # type: ignore[arg-type]
+
+
+def test_runs_are_kept_per_vault_and_read_back_oldest_first(store: IncidentStore, clock: Clock) -> None:
+    other = VAULT.replace("/v1", "/v2")
+    first = run_of(clock)
+    clock.advance(minutes=15)
+    second, blind = run_of(clock, failed=3), run_of(clock, other, readable=False, succeeded=0, failed=0, error="HTTP 403")
+    store.record_runs([first])
+    store.record_runs([second, blind])
+    store.record_runs([second])  # a run written twice is one row
+    assert store.runs_since(first.at) == [first, second, blind]  # by time, then vault
+    assert store.runs_since(second.at) == [second, blind]
+    assert store.runs_since(clock() + timedelta(seconds=1)) == []
+
+
+def test_runs_expire_with_the_rest(store: IncidentStore, clock: Clock) -> None:
+    store.record_runs([run_of(clock)])
+    clock.advance(days=31, minutes=15)
+    store.record_runs([run_of(clock)])
+    assert store.expire(clock() - timedelta(days=30), limit=100) == 1
+    assert [r.at for r in store.runs_since(clock() - timedelta(days=60))] == [clock()]
+
+
+def test_a_vault_keeps_a_day_of_runs_at_most_whatever_the_number_of_runs(store: IncidentStore, clock: Clock) -> None:
+    start = clock()
+    for _ in range(3 * 96):  # three days of a poll every 15 minutes
+        store.record_runs([run_of(clock)])
+        clock.advance(minutes=15)
+    kept = store.runs_since(start - timedelta(days=1))
+    assert len(kept) == 96 and min(r.at for r in kept) == start + timedelta(days=2)  # the last day's, each once
+
+
+def test_the_incidents_of_the_last_day_are_the_open_ones_and_those_closed_since(store: IncidentStore, clock: Clock) -> None:
+    still_open, recovered_today, recovered_long_ago = (incident(clock, f"vm-{n}") for n in range(3))
+    for n, new in enumerate((still_open, recovered_today, recovered_long_ago)):
+        record_failure(store, f"{JOB}-{n}", new)
+    (old,) = [i for i in store.open_incidents(VAULT) if i.key == recovered_long_ago.key]
+    store.commit([Change(old, closed(old, clock(), Policy()))])
+    clock.advance(days=2)
+    (today,) = [i for i in store.open_incidents(VAULT) if i.key == recovered_today.key]
+    store.commit([Change(today, closed(today, clock(), Policy()))])
+    found = {i.key: i for i in store.incidents_since(clock() - timedelta(days=1))}
+    assert sorted(found) == sorted([still_open.key, recovered_today.key])
+    assert found[recovered_today.key].closed_at == clock() and found[still_open.key].is_open

@@ -199,3 +199,28 @@ def test_settings_that_contradict_each_other_are_refused(values: dict[str, str],
     with pytest.raises(ConfigurationError) as refused:
         Settings.from_environ({**base, "BACKUP_MAIL_RECIPIENTS": "a@contoso.com", **values})
     assert any(p.startswith(problem) for p in refused.value.problems), refused.value.problems
+
+
+def test_the_daily_summary_is_at_nine_utc_unless_told_and_off_stops_it() -> None:
+    default = Settings.from_environ(AZURE)
+    assert (default.summary_schedule, default.timezone, default.blind_after_runs) == ("09:00", "UTC", 3)
+    tokyo = Settings.from_environ({**AZURE, "BACKUP_SUMMARY_SCHEDULE": "08:45", "BACKUP_TIMEZONE": "Asia/Tokyo"})
+    assert (tokyo.summary_schedule, tokyo.timezone) == ("08:45", "Asia/Tokyo")
+    assert Settings.from_environ({**AZURE, "BACKUP_SUMMARY_SCHEDULE": "OFF"}).summary_schedule is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("BACKUP_SUMMARY_SCHEDULE", "9:00", "BACKUP_SUMMARY_SCHEDULE: must be a time of day HH:MM on a quarter hour"),
+        ("BACKUP_SUMMARY_SCHEDULE", "09:10", "the summary timer runs every 15 minutes"),
+        ("BACKUP_SUMMARY_SCHEDULE", "24:00", "or 'off'"),
+        ("BACKUP_TIMEZONE", "Mars/Olympus_Mons", "BACKUP_TIMEZONE: must be an IANA time zone name"),
+        ("BACKUP_TIMEZONE", "../../etc/passwd", "such as Asia/Tokyo"),
+        ("BACKUP_BLIND_AFTER_RUNS", "0", "BACKUP_BLIND_AFTER_RUNS: must be a whole number, 1-1000"),
+    ],
+)
+def test_a_bad_summary_or_blind_spot_setting_is_named_with_a_valid_example(name: str, value: str, problem: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ({**AZURE, name: value})
+    assert problem in str(caught.value)
