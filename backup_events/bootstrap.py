@@ -19,7 +19,7 @@ from backup_events.domain import remediation
 from backup_events.domain.ids import watched
 from backup_events.domain.incidents import Policy
 from backup_events.ports import IncidentStore, JobSource, Mailer, Publisher, TokenValidator
-from backup_events.settings import Settings
+from backup_events.settings import FUNCTIONS, RELAY, Settings
 
 _ARM_RETRY_BUDGET_SECONDS = 120.0
 
@@ -148,14 +148,14 @@ def publisher(settings: Settings, credential_factory: Callable[[], Any]) -> Publ
 def relay_publisher() -> Publisher | None:
     """The relay's publisher, built on first use from the app settings."""
     logs.install()
-    settings = Settings.from_environ(_environ())
+    settings = Settings.from_environ(_environ(), RELAY)
     return publisher(settings, functools.cache(functools.partial(credential, settings)))
 
 
 @functools.cache
 def relay_watches() -> Callable[[str], bool] | None:
     """Which vaults the relay accepts alerts about: the watched vaults and subscriptions (None locally: any)."""
-    settings = Settings.from_environ(_environ())
+    settings = Settings.from_environ(_environ(), RELAY)
     if not settings.vault_ids and not settings.subscription_ids:
         return None
     return functools.partial(watched, vault_ids=settings.vault_ids, subscription_ids=settings.subscription_ids)
@@ -173,13 +173,13 @@ def token_validator(settings: Settings) -> TokenValidator | None:
 @functools.cache
 def relay_token_validator() -> TokenValidator | None:
     """The relay's token validator, built on first use from the app settings; kept, so the tenant's keys stay cached."""
-    return token_validator(Settings.from_environ(_environ()))
+    return token_validator(Settings.from_environ(_environ(), RELAY))
 
 
 @functools.cache
 def services() -> Services:
     """The app's services, built on first use from the app settings and kept for the process."""
-    return build(Settings.from_environ(_environ()))
+    return build(Settings.from_environ(_environ(), FUNCTIONS))
 
 
 def _environ() -> Mapping[str, str]:

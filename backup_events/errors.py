@@ -29,7 +29,8 @@ class ConfigurationError(BackupEventsError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{len(problems)} setting(s) missing or invalid:\n{lines}")
+        many = len(problems) != 1
+        super().__init__(f"{len(problems)} setting{'s are' if many else ' is'} missing or invalid:\n{lines}")
 
 
 class CatalogError(BackupEventsError):

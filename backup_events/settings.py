@@ -17,14 +17,16 @@ import dataclasses
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from email.utils import parseaddr
+from collections.abc import Callable, Collection, Mapping, Sequence
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar, dataclass_transform
 
 from backup_events.domain.model import Workload
 from backup_events.domain.operations import OperationKind, parse_kinds
 from backup_events.domain.routing import Route, parse_routes
+from backup_events.domain.words import counted, plural
 from backup_events.errors import ConfigurationError
 
 
@@ -56,9 +58,28 @@ _VAULT_ID = re.compile(
 )
 _AUDIENCE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|[0-9a-fA-F-]{36}")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-_NCRONTAB = re.compile(r"^\S+( \S+){4,5}$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _ACS_CONNECTION = re.compile(r"endpoint=https?://[^;]+;.*accesskey=", re.IGNORECASE)
+
+PARTS = {
+    "timer": "the Timer's schedule",
+    "source": "where jobs are read from",
+    "watch": "which vaults are watched",
+    "identity": "the cloud and the managed identity",
+    "ledger": "the incident table",
+    "mailer": "how and to whom email is sent",
+    "telling": "what gets an email, to whom, how often",
+    "relay": "the alert relay's topic and token check",
+}
+"""The parts of the app a setting belongs to (its row's ``part``)."""
+ALL = frozenset(PARTS)
+POLL = frozenset({"source", "watch", "identity", "ledger", "mailer", "telling"})
+"""What a run uses: ``poll``, the Event Grid trigger."""
+FUNCTIONS = POLL | {"timer"}
+"""What the deployed Timer and Event Grid trigger use."""
+TEST_EMAIL = frozenset({"identity", "mailer"})
+RELAY = frozenset({"identity", "watch", "relay"})
+"""The relay reads only its topic, its token check and which vaults it accepts alerts about."""
 
 _T = TypeVar("_T")
 _C = TypeVar("_C")
@@ -77,6 +98,7 @@ class Setting(Generic[_T]):
     example: str  # a valid value, shown in every problem about this setting
     local: str  # its value in local.settings.sample.json
     parse: Callable[[_Value], _T] = dataclasses.field(repr=False, compare=False)
+    part: str = "telling"  # which part of the app reads it (see ``PARTS``): a command checks only the parts it uses
     field: str = ""  # the ``Settings`` field that holds it; filled in once the class exists
 
 
@@ -88,6 +110,7 @@ def setting(
     unset: str = "",
     example: str | None = None,
     local: str | None = None,
+    part: str = "telling",
 ) -> _T:
     """One row of the table, as a ``Settings`` field: typed by what ``parse`` returns.
 
@@ -95,7 +118,7 @@ def setting(
     for local.settings.sample.json. ``unset`` is not called ``default``: type checkers would read that as the
     field's own default and make every field optional.
     """
-    row = Setting(name, unset, doc, unset if example is None else example, unset if local is None else local, parse)
+    row = Setting(name, unset, doc, unset if example is None else example, unset if local is None else local, parse, part)
     field: _T = dataclasses.field(metadata={"setting": row})
     return field
 
@@ -118,8 +141,11 @@ class _Value:
         """Another setting's text, for the checks that span two settings."""
         return self.reader.raw(name)
 
-    def bad(self, why: str) -> None:
-        self.reader.problems.append(f"{self.row.name}: {why}; a valid value looks like {self.row.example!r}")
+    def bad(self, why: str, *, part: str | None = None) -> None:
+        """Report a problem with this setting; ``part`` when it matters only to another part than the row's."""
+        self.reader.problems.append(
+            (part or self.row.part, f"{self.row.name}: {why}; a valid value looks like {self.row.example!r}")
+        )
 
 
 # --- parsers: each turns a setting's text into its field's value, reporting what is wrong ----------------------------
@@ -194,8 +220,12 @@ def _split(value: str) -> tuple[str, ...]:
 
 
 def _is_address(value: str) -> bool:
-    _, address = parseaddr(value)
-    return address == value and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) is not None
+    """One bare address (``name@example.com``), parsed as RFC 5322 does, with a real domain (``_DOMAIN``)."""
+    try:
+        address = Address(addr_spec=value)
+    except (HeaderParseError, ValueError, IndexError):
+        return False
+    return address.addr_spec == value and bool(address.username) and _DOMAIN.fullmatch(address.domain.casefold()) is not None
 
 
 def _jobs_files(value: _Value) -> tuple[Path, ...]:
@@ -211,9 +241,9 @@ def _jobs_files(value: _Value) -> tuple[Path, ...]:
 def _vault_ids(value: _Value) -> tuple[str, ...]:
     vault_ids = _split(value.text)
     if bad := [v for v in vault_ids if not _VAULT_ID.match(v)]:
-        value.bad(f"{len(bad)} entr(y/ies) are not vault ids, e.g. {bad[0]!r}")
+        value.bad(f"{counted(len(bad), 'entry')} of {len(vault_ids)} {plural('is', len(bad))} not a vault id, e.g. {bad[0]!r}")
     if value.other("BACKUP_JOBS_SOURCE") == "arm" and not vault_ids and not _split(value.other("BACKUP_SUBSCRIPTION_IDS")):
-        value.bad("set it or BACKUP_SUBSCRIPTION_IDS when BACKUP_JOBS_SOURCE is arm")
+        value.bad("set it or BACKUP_SUBSCRIPTION_IDS when BACKUP_JOBS_SOURCE is arm", part="source")
     return vault_ids
 
 
@@ -255,8 +285,10 @@ def _acs_connection_string(value: _Value) -> str:
 
 
 def _mail_sender(value: _Value) -> str:
-    if value.other("BACKUP_MAILER") == "acs" and not _is_address(value.text):
-        value.bad("must be one email address" if value.text else "is missing")
+    if value.text and not _is_address(value.text):
+        value.bad("must be one email address, name@domain")
+    elif value.other("BACKUP_MAILER") == "acs" and not value.text:
+        value.bad("is missing")
     return value.text or "backup-events@localhost.invalid"
 
 
@@ -265,7 +297,7 @@ def _mail_recipients(value: _Value) -> tuple[str, ...]:
     if not recipients:
         value.bad("is missing")
     elif bad := [r for r in recipients if not _is_address(r)]:
-        value.bad(f"{len(bad)} entr(y/ies) are not email addresses")
+        value.bad(f"{counted(len(bad), 'entry')} of {len(recipients)} {plural('is', len(bad))} not an email address")
     elif len(recipients) > 50:
         value.bad("ACS takes at most 50 recipients per email")
     return recipients
@@ -307,6 +339,37 @@ def _recovery_workloads(value: _Value) -> frozenset[str]:
     return frozenset(named & workloads)
 
 
+def _schedule(value: _Value) -> str:
+    """An NCRONTAB expression as the Functions host reads it: six fields (second minute hour day month day-of-week)."""
+    from croniter import CroniterBadDateError, croniter  # noqa: PLC0415
+
+    fields = value.text.split()
+    if len(fields) != 6:
+        value.bad(
+            f"has {counted(len(fields), 'field')}; NCRONTAB takes six, seconds first (for '*/15 * * * *' write '0 */15 * * * *')"
+        )
+    elif not croniter.is_valid(value.text, second_at_beginning=True):
+        value.bad(
+            "is not a valid NCRONTAB expression (second 0-59, minute 0-59, hour 0-23, day 1-31, month 1-12, "
+            "day-of-week 0-6 or SUN-SAT)"
+        )
+    else:
+        try:
+            croniter(value.text, second_at_beginning=True).get_next(float)
+        except CroniterBadDateError:
+            value.bad("never fires (no such date)")
+    return value.text
+
+
+_TAG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,511}")
+
+
+def _route_tag(value: _Value) -> str:
+    if value.text and not _TAG_NAME.fullmatch(value.text):
+        value.bad("must be a tag name: letters, digits and - _ . : (no spaces; at most 512)")
+    return value.text
+
+
 def _hours_or_off(value: _Value) -> int | None:
     return None if value.text.casefold() == "off" else _whole(0, 720)(value)
 
@@ -320,13 +383,15 @@ class Settings:
 
     poll_schedule: str = setting(
         name="BACKUP_POLL_SCHEDULE",
+        part="timer",
         unset="0 */15 * * * *",
         local="0 */2 * * * *",
-        parse=_checked(lambda v: bool(_NCRONTAB.match(v)), "must be an NCRONTAB expression (six fields, seconds first)"),
+        parse=_schedule,
         doc="NCRONTAB schedule of the Timer (six fields).",
     )
     jobs_source: str = setting(
         name="BACKUP_JOBS_SOURCE",
+        part="source",
         unset="arm",
         local="sample",
         parse=_choice("arm", "files", "sample"),
@@ -334,6 +399,7 @@ class Settings:
     )
     jobs_files: tuple[Path, ...] = setting(
         name="BACKUP_JOBS_FILES",
+        part="source",
         example="exports/jobs.json,exports/items.json",
         parse=_jobs_files,
         doc="With `BACKUP_JOBS_SOURCE=files`: comma-separated `az backup job list -o json`, REST list pages, single "
@@ -341,36 +407,42 @@ class Settings:
     )
     vault_ids: tuple[str, ...] = setting(
         name="BACKUP_VAULT_IDS",
+        part="watch",
         example="/subscriptions/<guid>/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rsv-prod",
         parse=_vault_ids,
         doc="Comma-separated Recovery Services vault ids to watch.",
     )
     subscription_ids: tuple[str, ...] = setting(
         name="BACKUP_SUBSCRIPTION_IDS",
+        part="watch",
         example="00000000-0000-0000-0000-000000000000",
         parse=_subscription_ids,
         doc="Comma-separated subscriptions: watch every vault in them.",
     )
     lookback_hours: int = setting(
         name="BACKUP_LOOKBACK_HOURS",
+        part="source",
         unset="24",
         parse=_whole(1, 720, "must be a whole number of hours, 1-720"),
         doc="How far back each poll looks; overlaps earlier polls on purpose (1-720).",
     )
     cloud: Cloud = setting(
         name="BACKUP_CLOUD",
+        part="identity",
         unset="AzureCloud",
         parse=_cloud,
         doc="AzureCloud, AzureUSGovernment, AzureChinaCloud, or a Resource Manager https URL.",
     )
     table_endpoint: str = setting(
         name="BACKUP_TABLE_ENDPOINT",
+        part="ledger",
         example="https://stbackupevents.table.core.windows.net",
         parse=_table_endpoint,
         doc="Table Storage endpoint, reached with the managed identity.",
     )
     table_connection_string: str = setting(
         name="BACKUP_TABLE_CONNECTION_STRING",
+        part="ledger",
         example="UseDevelopmentStorage=true",
         local="UseDevelopmentStorage=true",
         parse=_text,
@@ -378,12 +450,14 @@ class Settings:
     )
     table_name: str = setting(
         name="BACKUP_TABLE_NAME",
+        part="ledger",
         unset="backupevents",
         parse=_checked(lambda v: bool(_TABLE_NAME.match(v)), "must be 3-63 letters and digits, starting with a letter"),
         doc="Ledger table name (letters and digits, 3-63).",
     )
     mailer: str = setting(
         name="BACKUP_MAILER",
+        part="mailer",
         unset="acs",
         local="outbox",
         parse=_choice("acs", "outbox"),
@@ -391,24 +465,28 @@ class Settings:
     )
     outbox_dir: Path = setting(
         name="BACKUP_OUTBOX_DIR",
+        part="mailer",
         unset="outbox",
         parse=_path,
         doc="Folder the outbox mailer writes to.",
     )
     acs_endpoint: str = setting(
         name="BACKUP_ACS_ENDPOINT",
+        part="mailer",
         example="https://acs-backup.communication.azure.com",
         parse=_acs_endpoint,
         doc="ACS endpoint, reached with the managed identity.",
     )
     acs_connection_string: str = setting(
         name="BACKUP_ACS_CONNECTION_STRING",
+        part="mailer",
         example="endpoint=https://<resource>.communication.azure.com/;accesskey=<key>",
         parse=_acs_connection_string,
         doc="Local fallback for ACS; never used when the endpoint is set.",
     )
     mail_sender: str = setting(
         name="BACKUP_MAIL_SENDER",
+        part="mailer",
         example="DoNotReply@<guid>.azurecomm.net",
         local="backup-events@example.com",
         parse=_mail_sender,
@@ -416,6 +494,7 @@ class Settings:
     )
     mail_recipients: tuple[str, ...] = setting(
         name="BACKUP_MAIL_RECIPIENTS",
+        part="mailer",
         example="oncall@contoso.com,backup-team@contoso.com",
         local="oncall@example.com",
         parse=_mail_recipients,
@@ -431,7 +510,7 @@ class Settings:
         name="BACKUP_ROUTE_TAG",
         example="backup-alerts-to",
         local="backup-alerts-to",
-        parse=_checked(lambda v: not v or re.fullmatch(r"[^<>%&\\?/]{1,512}", v) is not None, "must be a tag name"),
+        parse=_route_tag,
         doc="A tag on the affected VM or storage account whose addresses also get its emails; empty to ignore tags.",
     )
     route_tag_domains: tuple[str, ...] = setting(
@@ -488,30 +567,35 @@ class Settings:
     )
     missed_grace_hours: int | None = setting(
         name="BACKUP_MISSED_BACKUP_GRACE_HOURS",
+        part="source",
         unset="6",
         parse=_hours_or_off,
         doc="Hours past the policy's schedule before an item without a new recovery point is reported; 'off' to stop.",
     )
     vault_concurrency: int = setting(
         name="BACKUP_VAULT_CONCURRENCY",
+        part="source",
         unset="4",
         parse=_whole(1, 32),
         doc="How many vaults one run reads at the same time (1-32).",
     )
     retention_days: int = setting(
         name="BACKUP_RETENTION_DAYS",
+        part="ledger",
         unset="30",
         parse=_retention_days,
         doc="Closed incidents and told jobs older than this are deleted.",
     )
     eventgrid_topic_endpoint: str = setting(
         name="BACKUP_EVENTGRID_TOPIC_ENDPOINT",
+        part="relay",
         example="https://egt-backup.westeurope-1.eventgrid.azure.net/api/events",
         parse=_https_url,
         doc="Event Grid custom topic the alert relay publishes to (managed identity); empty turns the relay off.",
     )
     relay_audience: str = setting(
         name="BACKUP_RELAY_AUDIENCE",
+        part="relay",
         example="api://backup-events-relay",
         parse=_checked(lambda v: not v or bool(_AUDIENCE.fullmatch(v)), "must be an Application ID URI or an app id GUID"),
         doc="The relay's app registration (Application ID URI or app id): the audience of the action group's Entra "
@@ -519,24 +603,32 @@ class Settings:
     )
     relay_tenant_id: str = setting(
         name="BACKUP_RELAY_TENANT_ID",
+        part="relay",
         example="00000000-0000-0000-0000-000000000000",
         parse=_checked(lambda v: not v or bool(_GUID.match(v)), "must be a tenant id GUID or empty"),
         doc="The Entra tenant that issues the action group's token to the relay.",
     )
     client_id: str = setting(
         name="AZURE_CLIENT_ID",
+        part="identity",
         example="<client id of the user-assigned identity>",
         parse=_checked(lambda v: not v or bool(_GUID.match(v)), "must be a client id GUID or empty"),
         doc="Which managed identity to use; empty for your own login locally.",
     )
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        """Read and validate every setting; raise one ``ConfigurationError`` naming each bad one."""
+    def from_environ(cls, environ: Mapping[str, str], parts: Collection[str] = ALL) -> Settings:
+        """Read every setting; raise one ``ConfigurationError`` naming each bad one among the ``parts`` asked for.
+
+        A command checks only the parts it uses (``TEST_EMAIL``, ``RELAY``, ``POLL``...): the others are read too,
+        but a problem there is not the command's, and their values stay unused.
+        """
+        if unknown := set(parts) - set(PARTS):
+            raise ValueError(f"unknown settings parts {sorted(unknown)}")
         reader = _Reader(environ)
         values = {row.field: row.parse(_Value(reader, row)) for row in SETTINGS}
-        if reader.problems:
-            raise ConfigurationError(reader.problems)
+        if problems := [problem for part, problem in reader.problems if part in parts]:
+            raise ConfigurationError(problems)
         return cls(**values)
 
     @property
@@ -569,7 +661,7 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 class _Reader:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
-        self.problems: list[str] = []
+        self.problems: list[tuple[str, str]] = []  # (part, problem)
 
     def raw(self, name: str) -> str:
         value = self.environ.get(name)
