@@ -278,6 +278,18 @@ def _acs_endpoint(value: _Value) -> str:
     return endpoint
 
 
+def _table_connection_string(value: _Value) -> str:
+    parts = {k.strip().casefold(): v for k, _, v in (p.partition("=") for p in value.text.split(";") if p.strip())}
+    development = parts.get("usedevelopmentstorage", "").casefold() == "true"
+    if (
+        value.text
+        and not development
+        and not (parts.get("accountname") and (parts.get("accountkey") or parts.get("sharedaccesssignature")))
+    ):
+        value.bad("is not a storage connection string (AccountName and AccountKey, or UseDevelopmentStorage=true)")
+    return value.text  # never echoed: it may hold a key
+
+
 def _acs_connection_string(value: _Value) -> str:
     if value.text and not _ACS_CONNECTION.search(value.text):
         value.bad("is not an ACS connection string")  # never echoes the value: it may hold a key
@@ -445,7 +457,7 @@ class Settings:
         part="ledger",
         example="UseDevelopmentStorage=true",
         local="UseDevelopmentStorage=true",
-        parse=_text,
+        parse=_table_connection_string,
         doc="Local only (Azurite): a connection string instead of the endpoint.",
     )
     table_name: str = setting(

@@ -113,3 +113,15 @@ def test_one_problem_is_one_setting_not_settings() -> None:
     with pytest.raises(ConfigurationError) as caught:
         Settings.from_environ({**LOCAL, "BACKUP_TABLE_NAME": "1-bad"})
     assert str(caught.value).startswith("1 setting is missing or invalid:")
+
+
+@pytest.mark.parametrize(
+    "text", ["UseDevelopmentStorage=true", "AccountName=st;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:1/st"]
+)
+def test_storage_connection_strings_are_accepted(text: str) -> None:
+    assert problems(BACKUP_TABLE_CONNECTION_STRING=text) == []
+
+
+def test_a_broken_storage_connection_string_is_named_without_echoing_it() -> None:
+    (problem,) = problems(BACKUP_TABLE_CONNECTION_STRING="AccountName=st;SecretPart=s3cr3t")
+    assert problem.startswith("BACKUP_TABLE_CONNECTION_STRING: is not a storage connection string") and "s3cr3t" not in problem
