@@ -64,6 +64,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     outbox: Path = args.outbox
     if args.story:
+        outbox = outbox / "story"  # its own folder: the story's emails never mix with (or overwrite) the demo's
         steps = demo.story(args.state / "story", outbox, show=print_step)
         total = sum(r.emails_sent for _, r in steps)
         jobs = sum(r.opened + r.repeats for _, r in steps)
