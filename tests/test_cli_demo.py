@@ -1,4 +1,4 @@
-"""demo as a user runs it: --reset starts over, emails included; --story writes to its own folder."""
+"""demo as a user runs it (--reset starts over, emails included; --story writes to its own folder), and the test email."""
 
 from __future__ import annotations
 
@@ -52,3 +52,15 @@ def test_the_story_writes_to_its_own_folder_and_never_over_the_demo(tmp_path: Pa
     assert f"23 emails in {story}/" in out
     assert len(list(story.glob("*.eml"))) == 23
     assert sorted(p.name for p in (tmp_path / "outbox").glob("*.eml")) == before
+
+
+def test_the_test_email_says_test_first_in_its_subject_and_both_bodies() -> None:
+    from backup_events.cli.main import TEST_NOTICE, test_message
+    from backup_events.settings import TEST_EMAIL, Settings
+
+    settings = Settings.from_environ({"BACKUP_MAILER": "outbox", "BACKUP_MAIL_RECIPIENTS": "oncall@example.com"}, TEST_EMAIL)
+    message = test_message(settings)
+    assert message.subject.startswith("[backup-events TEST] ")
+    assert message.text.splitlines()[0] == TEST_NOTICE
+    body = message.html.split("<body", 1)[1].split(">", 1)[1]
+    assert body.startswith("<p ") and body.split(">", 1)[1].startswith(TEST_NOTICE)

@@ -297,14 +297,19 @@ def run_poll(args: argparse.Namespace) -> int:
     return 0 if not (report.problems or report.vaults_skipped) else 1
 
 
+TEST_NOTICE = "TEST from python -m backup_events test-email, to prove the mail path: no backup failed."
+
+
 def test_message(settings: Any) -> EmailMessage:
-    """A clearly marked synthetic notification: the bundled VM agent failure, as a real one would look."""
+    """A clearly marked synthetic notification: the bundled VM agent failure, as a real one would look, marked TEST in
+    its subject and at the top of both bodies (the first thing read on a phone)."""
+    import re  # noqa: PLC0415
     from dataclasses import replace  # noqa: PLC0415
 
     from backup_events.adapters.sample_jobs import bundled_jobs  # noqa: PLC0415
 
     job = normalise_job(bundled_jobs()[0])
-    job = replace(job, notes=("This is a TEST sent by `python -m backup_events test-email`: no backup failed.",))
+    job = replace(job, notes=(TEST_NOTICE,))
     message = render.render_failure(
         job,
         remediation.load().diagnose(job.errors),
@@ -313,7 +318,12 @@ def test_message(settings: Any) -> EmailMessage:
         recipients=settings.mail_recipients,
         portal_url=settings.portal_url,
     )
-    return replace(message, subject=f"[backup-events TEST] {message.subject}")
+    banner = (
+        '<p style="margin:0 0 8px;padding:8px 12px;background:#fff4ce;border:2px solid #8a6d00;color:#1b1b1b;'
+        f'font-weight:bold;">{TEST_NOTICE}</p>'  # our constant text, no input in it
+    )
+    html = re.sub(r"(<body[^>]*>)", lambda found: found.group(1) + banner, message.html, count=1)
+    return replace(message, subject=f"[backup-events TEST] {message.subject}", text=f"{TEST_NOTICE}\n\n{message.text}", html=html)
 
 
 def run_test_email(args: argparse.Namespace) -> int:
