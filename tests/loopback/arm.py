@@ -1,6 +1,6 @@
 """A stand-in for Azure Resource Manager's Recovery Services read endpoints, over loopback HTTPS.
 
-Speaks the documented shapes (see ``shared/reference/backup-jobs-api.md``):
+Speaks the documented shapes (Microsoft Learn: https://learn.microsoft.com/azure/backup/backup-azure-arm-userestapi-managejobs):
 
 * ``GET /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.RecoveryServices/vaults/{vault}/backupJobs``
   (``BackupJobs_List``): ``$filter`` parsed strictly, pages of ``page_size`` with an absolute ``nextLink`` to this
