@@ -3,7 +3,7 @@
 The body of ``Settings`` is the one table of settings: each field is one ``setting(...)`` row naming the app setting,
 its default, how to parse and check it, its description and its local sample value. Everything else is derived from
 it: ``SETTINGS`` and ``NAMES``, the reading (``Settings.from_environ`` runs each row's parser in table order), the
-README's settings table and ``local.settings.sample.json``. After editing a row, rewrite the last two with::
+settings table of docs/settings.md and ``local.settings.sample.json``. After editing a row, rewrite the last two with::
 
     python -m backup_events.settings          # --check only says whether they are up to date
 
@@ -93,8 +93,8 @@ class Setting(Generic[_T]):
     """One app setting: one row of the table (a ``Settings`` field)."""
 
     name: str
-    default: str  # what an unset or blank setting means; the README's Default column
-    description: str  # the README's Meaning column (Markdown)
+    default: str  # what an unset or blank setting means; the Default column of docs/settings.md
+    description: str  # the Meaning column of docs/settings.md (Markdown)
     example: str  # a valid value, shown in every problem about this setting
     local: str  # its value in local.settings.sample.json
     parse: Callable[[_Value], _T] = dataclasses.field(repr=False, compare=False)
@@ -319,6 +319,8 @@ def _routes(value: _Value) -> tuple[Route, ...]:
     routes, problems = parse_routes(value.text)
     for problem in problems:
         value.bad(problem)
+    if bad := [address for route in routes for address in route.recipients if not _is_address(address)]:
+        value.bad(f"{bad[0]!r} is not an email address")
     return routes
 
 
@@ -391,7 +393,7 @@ def _hours_or_off(value: _Value) -> int | None:
 
 @_table
 class Settings:
-    """Everything the app reads from its environment, validated: one field per app setting, in README order."""
+    """Everything the app reads from its environment, validated: one field per app setting, in docs/settings.md order."""
 
     poll_schedule: str = setting(
         name="BACKUP_POLL_SCHEDULE",
@@ -682,7 +684,7 @@ class _Reader:
         return value.strip()
 
 
-# --- the README table and the local sample, generated from the table ---------------------------------------------
+# --- the settings page's table and the local sample, generated from the table -----------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
 # The Functions host's own settings, first in local.settings.sample.json.
@@ -692,21 +694,24 @@ HOST_SETTINGS: dict[str, str] = {
     "AzureWebJobsFeatureFlags": "EnableWorkerIndexing",
 }
 _README_HEAD = "| Setting | Default | Meaning |\n|---|---|---|\n"
+TABLE_PAGE = Path("docs") / "settings.md"
+"""Where the table is, in the checkout: under its heading ``## All settings``."""
+_SECTION = "\n## All settings\n"
 
 
 def readme_table() -> str:
-    """The README's settings table: header and one row per setting."""
+    """The settings table of docs/settings.md: header and one row per setting."""
     rows = (f"| `{s.name}` | {f'`{s.default}`' if s.default else ''} | {s.description} |\n" for s in SETTINGS)
     return _README_HEAD + "".join(rows)
 
 
 def with_readme_table(readme: str) -> str:
-    """``readme`` with the table under ``## Settings`` replaced by ``readme_table()``; the rest left as it is."""
-    section = readme.find("\n## Settings\n")
+    """``readme`` (a page) with the table under ``## All settings`` replaced by ``readme_table()``; the rest as it is."""
+    section = readme.find(_SECTION)
     start = readme.find(_README_HEAD, section)
     following = readme.find("\n## ", section + 1)
     if section < 0 or start < 0 or 0 <= following < start:
-        raise ValueError(f"README has no table under '## Settings' starting {_README_HEAD.splitlines()[0]!r}")
+        raise ValueError(f"{TABLE_PAGE} has no table under '## All settings' starting {_README_HEAD.splitlines()[0]!r}")
     end = start + len(_README_HEAD)
     while readme.startswith("|", end):
         end = readme.find("\n", end) + 1 or len(readme)
@@ -720,12 +725,13 @@ def local_sample() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m backup_events.settings [--check] [--root DIR]``: rewrite README.md's table and the local sample."""
+    """``python -m backup_events.settings [--check] [--root DIR]``: rewrite the table of docs/settings.md and the local
+    sample."""
     cli = argparse.ArgumentParser(prog="python -m backup_events.settings", description=main.__doc__)
     cli.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
-    cli.add_argument("--root", type=Path, default=ROOT, help="the checkout holding README.md (default: this one)")
+    cli.add_argument("--root", type=Path, default=ROOT, help="the checkout holding docs/settings.md (default: this one)")
     args = cli.parse_args(argv)
-    readme, sample = args.root / "README.md", args.root / "local.settings.sample.json"
+    readme, sample = args.root / TABLE_PAGE, args.root / "local.settings.sample.json"
     try:
         wanted = {readme: with_readme_table(readme.read_text(encoding="utf-8")), sample: local_sample()}
     except (OSError, ValueError) as exc:
@@ -734,10 +740,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale = [path for path, text in wanted.items() if not path.is_file() or path.read_text(encoding="utf-8") != text]
     for path in stale:
         if args.check:
-            print(f"{path.name} is out of date: run python -m backup_events.settings", file=sys.stderr)
+            print(f"{path.relative_to(args.root)} is out of date: run python -m backup_events.settings", file=sys.stderr)
         else:
             path.write_text(wanted[path], encoding="utf-8")
-            print(f"rewrote {path.name}")
+            print(f"rewrote {path.relative_to(args.root)}")
     return 1 if args.check and stale else 0
 
 

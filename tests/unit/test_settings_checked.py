@@ -125,3 +125,9 @@ def test_storage_connection_strings_are_accepted(text: str) -> None:
 def test_a_broken_storage_connection_string_is_named_without_echoing_it() -> None:
     (problem,) = problems(BACKUP_TABLE_CONNECTION_STRING="AccountName=st;SecretPart=s3cr3t")
     assert problem.startswith("BACKUP_TABLE_CONNECTION_STRING: is not a storage connection string") and "s3cr3t" not in problem
+
+
+def test_a_route_to_something_that_is_not_an_address_is_refused() -> None:
+    (problem,) = problems(BACKUP_ROUTES="vault:rsv-prod=ops@contoso.com,ops@localhost")
+    assert problem.startswith("BACKUP_ROUTES: 'ops@localhost' is not an email address")
+    assert problems(BACKUP_ROUTES="vault:rsv-prod=ops@contoso.com;rg:rg-sql=dba@contoso.com") == []
