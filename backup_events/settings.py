@@ -210,6 +210,8 @@ def _route_tag_domains(value: _Value) -> tuple[str, ...]:
     domains = tuple(d.casefold().lstrip("@") for d in _split(value.text))
     if bad := [d for d in domains if not _DOMAIN.fullmatch(d)]:
         value.bad(f"{bad[0]!r} is not a mail domain")
+    if domains and not value.other("BACKUP_ROUTE_TAG"):
+        value.bad("is set but BACKUP_ROUTE_TAG is not: set the tag to read, or unset this")
     if value.other("BACKUP_ROUTE_TAG") and not domains:
         value.bad("set it when BACKUP_ROUTE_TAG is set: a routing tag may only send to these domains")
     return domains
@@ -230,6 +232,10 @@ def _is_address(value: str) -> bool:
 
 def _jobs_files(value: _Value) -> tuple[Path, ...]:
     files = tuple(Path(p.strip()) for p in value.text.split(",") if p.strip())
+    if files and value.other("BACKUP_JOBS_SOURCE") != "files":
+        value.bad(
+            f"is set but BACKUP_JOBS_SOURCE is {value.other('BACKUP_JOBS_SOURCE')}: set BACKUP_JOBS_SOURCE=files, or unset it"
+        )
     if value.other("BACKUP_JOBS_SOURCE") == "files":
         if not files:
             value.bad("set it when BACKUP_JOBS_SOURCE is files")
@@ -268,6 +274,8 @@ def _table_endpoint(value: _Value) -> str:
     endpoint = _https_url(value)
     if not endpoint and not value.other("BACKUP_TABLE_CONNECTION_STRING"):
         value.bad("set it (or BACKUP_TABLE_CONNECTION_STRING for Azurite)")
+    elif endpoint and value.other("BACKUP_TABLE_CONNECTION_STRING"):
+        value.bad("set it or BACKUP_TABLE_CONNECTION_STRING, not both (the connection string would be ignored)")
     return endpoint
 
 
@@ -293,6 +301,8 @@ def _table_connection_string(value: _Value) -> str:
 def _acs_connection_string(value: _Value) -> str:
     if value.text and not _ACS_CONNECTION.search(value.text):
         value.bad("is not an ACS connection string")  # never echoes the value: it may hold a key
+    elif value.text and value.other("BACKUP_ACS_ENDPOINT"):
+        value.bad("set it or BACKUP_ACS_ENDPOINT, not both (it would be ignored)")
     return value.text
 
 
@@ -349,7 +359,7 @@ def _recovery_workloads(value: _Value) -> frozenset[str]:
         return frozenset()
     named = {n.strip() for n in value.text.split(",") if n.strip()}
     if unknown := sorted(named - workloads):
-        value.bad(f"unknown workload(s) {unknown}; known: {', '.join(sorted(workloads))}")
+        value.bad(f"unknown {plural('workload', len(unknown))} {unknown}; known: {', '.join(sorted(workloads))}")
     return frozenset(named & workloads)
 
 
@@ -496,7 +506,7 @@ class Settings:
         part="mailer",
         example="endpoint=https://<resource>.communication.azure.com/;accesskey=<key>",
         parse=_acs_connection_string,
-        doc="Local fallback for ACS; never used when the endpoint is set.",
+        doc="Local fallback for ACS, instead of the endpoint (not with it).",
     )
     mail_sender: str = setting(
         name="BACKUP_MAIL_SENDER",
@@ -641,6 +651,7 @@ class Settings:
             raise ValueError(f"unknown settings parts {sorted(unknown)}")
         reader = _Reader(environ)
         values = {row.field: row.parse(_Value(reader, row)) for row in SETTINGS}
+        reader.problems += misspelt(environ)
         if problems := [problem for part, problem in reader.problems if part in parts]:
             raise ConfigurationError(problems)
         return cls(**values)
@@ -670,6 +681,21 @@ SETTINGS: tuple[Setting[Any], ...] = tuple(
 )
 NAMES = tuple(s.name for s in SETTINGS)
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def misspelt(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(part, problem) for each variable that looks like a setting's name but is not one (``BACKUP_VAULT_ID``): set,
+    it would be ignored. Other names are left alone (azd's outputs, the host's own settings)."""
+    import difflib  # noqa: PLC0415
+
+    problems = []
+    for name in sorted(environ):
+        if name in _BY_NAME or not name.upper().startswith("BACKUP_"):
+            continue
+        close = difflib.get_close_matches(name.upper(), NAMES, n=1, cutoff=0.85)
+        if close:
+            problems.append((_BY_NAME[close[0]].part, f"{name}: not a setting, so it would be ignored; did you mean {close[0]}?"))
+    return problems
 
 
 class _Reader:

@@ -30,6 +30,7 @@ from backup_events.app.services import EventEnvelope, RunReport, Services
 from backup_events.domain import decide, remediation
 from backup_events.domain.incidents import Policy
 from backup_events.domain.model import EmailMessage
+from backup_events.domain.words import counted
 from backup_events.errors import MalformedInputError, SourceError
 from backup_events.mail import render
 from backup_events.ports import JobSource
@@ -202,7 +203,7 @@ def _explain(args: argparse.Namespace) -> int:
     jobs = [r for r in resources if exported.kind_of(r) in ("job", "item")]
     if not jobs:
         raise MalformedInputError(
-            f"{args.path} is neither a backup job nor a list of them: it lists {len(resources)} resource(s) and no job"
+            f"{args.path} is neither a backup job nor a list of them: it lists {counted(len(resources), 'resource')} and no job"
         )
     for index, job in enumerate(jobs, 1):
         print(f"=== {index}/{len(jobs)} {exported.kind_of(job)} {job.get('name') or job.get('id')}")
@@ -242,7 +243,7 @@ def run_replay(args: argparse.Namespace) -> int:
         ("  of which recovered", r.recovery_emails),
         ("  of which digests", r.digests),
     ]
-    print(f"backup-events replay: {len(args.files)} file(s), {span}, every {args.interval} min -> {args.outbox}/")
+    print(f"backup-events replay: {counted(len(args.files), 'file')}, {span}, every {args.interval} min -> {args.outbox}/")
     for name, value in rows:
         print(f"  {name:<22}  {value:>5}")
     for problem in r.problems:
@@ -328,7 +329,6 @@ def test_message(settings: Any) -> EmailMessage:
 
 def run_test_email(args: argparse.Namespace) -> int:
     from backup_events import bootstrap  # noqa: PLC0415
-    from backup_events.domain.words import counted  # noqa: PLC0415
     from backup_events.settings import TEST_EMAIL, Settings  # noqa: PLC0415
 
     settings = Settings.from_environ(_local_settings(args.settings), TEST_EMAIL)

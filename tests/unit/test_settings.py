@@ -124,7 +124,11 @@ def test_sample_source_needs_no_vaults_and_outbox_needs_no_sender() -> None:
 
 def test_repr_keeps_connection_strings_and_recipients_out_of_logs() -> None:
     settings = Settings.from_environ(
-        {**AZURE, "BACKUP_ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0"}
+        {
+            **AZURE,
+            "BACKUP_ACS_ENDPOINT": "",
+            "BACKUP_ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0",
+        }
     )
     shown = repr(settings)
     assert "c2VjcmV0" not in shown and "oncall@contoso.com" not in shown

@@ -131,3 +131,40 @@ def test_a_route_to_something_that_is_not_an_address_is_refused() -> None:
     (problem,) = problems(BACKUP_ROUTES="vault:rsv-prod=ops@contoso.com,ops@localhost")
     assert problem.startswith("BACKUP_ROUTES: 'ops@localhost' is not an email address")
     assert problems(BACKUP_ROUTES="vault:rsv-prod=ops@contoso.com;rg:rg-sql=dba@contoso.com") == []
+
+
+def test_a_misspelt_setting_is_named_with_the_one_it_resembles() -> None:
+    (problem,) = problems(BACKUP_VAULT_ID="/subscriptions/x")
+    assert problem == "BACKUP_VAULT_ID: not a setting, so it would be ignored; did you mean BACKUP_VAULT_IDS?"
+
+
+def test_azd_outputs_and_other_names_are_not_taken_for_misspelt_settings() -> None:
+    assert problems(BACKUP_RELAY_APP_OBJECT_ID="x", BACKUP_EVENTS_IDENTITY_CLIENT_ID="y", BACKUP_CUSTOM_EMAIL_DOMAIN_ID="") == []
+
+
+def test_a_misspelt_mail_setting_does_not_stop_the_relay() -> None:
+    Settings.from_environ({"BACKUP_MAILER_SENDER": "x@example.com"}, RELAY)
+    with pytest.raises(ConfigurationError):
+        Settings.from_environ({**LOCAL, "BACKUP_MAILER_SENDER": "x@example.com"}, TEST_EMAIL)
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        (
+            {"BACKUP_TABLE_ENDPOINT": "https://st.table.core.windows.net"},
+            "BACKUP_TABLE_ENDPOINT: set it or BACKUP_TABLE_CONNECTION_STRING, not both",
+        ),
+        (
+            {
+                "BACKUP_ACS_ENDPOINT": "https://acs.communication.azure.com",
+                "BACKUP_ACS_CONNECTION_STRING": "endpoint=https://a/;accesskey=k",
+            },
+            "BACKUP_ACS_CONNECTION_STRING: set it or BACKUP_ACS_ENDPOINT, not both",
+        ),
+        ({"BACKUP_JOBS_FILES": "jobs.json"}, "BACKUP_JOBS_FILES: is set but BACKUP_JOBS_SOURCE is sample"),
+        ({"BACKUP_ROUTE_TAG_DOMAINS": "contoso.com"}, "BACKUP_ROUTE_TAG_DOMAINS: is set but BACKUP_ROUTE_TAG is not"),
+    ],
+)
+def test_a_setting_that_would_be_silently_ignored_is_refused(values: dict[str, str], problem: str) -> None:
+    assert any(p.startswith(problem) for p in problems(**values)), problems(**values)
