@@ -169,3 +169,12 @@ def test_no_page_cites_a_repository_file_that_does_not_exist() -> None:
             if not (ROOT / cited.rstrip("/")).exists() and "*" not in cited:
                 missing.append(f"{page.name}: {cited}")
     assert missing == []
+
+
+def test_no_page_ties_its_figures_to_a_commit_hash() -> None:
+    tied = [
+        f"{page.name}: {m.group(0)}"
+        for page in PAGES
+        for m in re.finditer(r"\b(?:commit|at|HEAD)\s+`?[0-9a-f]{7,40}\b", page.read_text(encoding="utf-8"))
+    ]
+    assert tied == []

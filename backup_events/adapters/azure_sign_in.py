@@ -38,7 +38,7 @@ def _why(answer: str) -> str:
         return "connection refused"
     if "timed out" in lowered or "timeout" in lowered:
         return "timed out"
-    if "not installed" in lowered or "not found on path" in lowered:
+    if "not installed" in lowered or "not found on path" in lowered or "could not be found" in lowered:
         return "not installed"
     if "az login" in lowered or "azd auth login" in lowered or "connect-azaccount" in lowered or "not logged in" in lowered:
         return "not signed in"
