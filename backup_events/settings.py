@@ -369,9 +369,8 @@ def _schedule(value: _Value) -> str:
 
     fields = value.text.split()
     if len(fields) != 6:
-        value.bad(
-            f"has {counted(len(fields), 'field')}; NCRONTAB takes six, seconds first (for '*/15 * * * *' write '0 */15 * * * *')"
-        )
+        hint = f"write '0 {value.text}'" if len(fields) == 5 else "for every 15 minutes write '0 */15 * * * *'"
+        value.bad(f"has {counted(len(fields), 'field')}; NCRONTAB takes six, seconds first ({hint})")
     elif not croniter.is_valid(value.text, second_at_beginning=True):
         value.bad(
             "is not a valid NCRONTAB expression (second 0-59, minute 0-59, hour 0-23, day 1-31, month 1-12, "

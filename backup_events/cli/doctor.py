@@ -61,7 +61,7 @@ def settings_of(environ: Mapping[str, str]) -> tuple[Settings, tuple[str, ...], 
 def _settings_checks(problems: tuple[str, ...]) -> list[Check]:
     if not problems:
         return [Check("settings", OK, f"all {len(SETTINGS)} valid")]
-    return [Check("settings", FAIL, problem, "set a valid value (the line ends with one)") for problem in problems]
+    return [Check("settings", FAIL, problem) for problem in problems]  # each problem ends with a valid value
 
 
 def _principal_of(credential: Any, scope: str) -> tuple[str, str]:

@@ -29,9 +29,10 @@ def test_six_field_ncrontab_schedules_are_accepted(schedule: str) -> None:
 
 
 def test_a_five_field_cron_schedule_is_refused_with_the_six_field_spelling() -> None:
-    (problem,) = problems(BACKUP_POLL_SCHEDULE="*/15 * * * *")
-    assert problem.startswith("BACKUP_POLL_SCHEDULE: has 5 fields; NCRONTAB takes six, seconds first")
-    assert "'0 */15 * * * *'" in problem
+    (problem,) = problems(BACKUP_POLL_SCHEDULE="*/5 * * * *")
+    assert problem.startswith("BACKUP_POLL_SCHEDULE: has 5 fields; NCRONTAB takes six, seconds first (write '0 */5 * * * *')")
+    (problem,) = problems(BACKUP_POLL_SCHEDULE="0 0 */15 * * * *")
+    assert "has 7 fields" in problem and "'0 */15 * * * *'" in problem
 
 
 @pytest.mark.parametrize("schedule", ["0 0 25 * * *", "0 61 * * * *", "0 0 0 32 * *", "0 0 0 * 13 *", "0 0 0 * * Funday"])
