@@ -200,6 +200,8 @@ def test_help_lists_every_command_in_plain_text(tmp_path: Path) -> None:
     assert "``" not in result.stdout and "Exit codes: 0" in result.stdout
     explain = cli(tmp_path, "explain", "--help").stdout
     assert "a list of jobs" in explain and "alert" in explain
+    for command in ("demo", "explain", "replay", "poll", "test-email", "doctor", "catalog"):
+        assert "`" not in cli(tmp_path, command, "--help").stdout, command
 
 
 def test_an_unexpected_error_is_one_line_asking_for_debug_and_a_report() -> None:
