@@ -216,6 +216,7 @@ def test_test_email_with_a_wrong_key_fails_clearly(
         )
         code, _, err = run(capsys, "test-email", "--settings", str(path))
         assert code == 1 and "401" in err and "d3Jvbmc" not in err
+        assert "Fix: " in err and "check its access key" in err
         assert acs.delivered == []
 
 

@@ -88,7 +88,25 @@ def _sign_in(settings: Settings, parts: Collection[str], identity: _Identity, gi
     identity.credential = signed[0]
     name, oid = _principal_of(signed[0], scopes[0])
     identity.principal = oid or identity.principal
-    return Check("sign-in", OK, f"{signed[1]}" + (f" as {name}" if name else ""))
+    who = f"{signed[1]}" + (f" as {name}" if name else "")
+    for scope in scopes[1:]:  # the first one proved the sign-in; each service a run needs must give its own token
+        try:
+            signed[0].get_token(scope)
+        except Exception as exc:  # noqa: BLE001 - any failure here is this service's token refused
+            return Check("sign-in", FAIL, f"{who}, but no token for {_service_name(scope)}: {exc}", "check the tenant")
+    services = ", ".join(_service_name(scope) for scope in scopes)
+    return Check("sign-in", OK, f"{who} (tokens for {services})")
+
+
+_SERVICES = {
+    bootstrap.STORAGE_SCOPE: "Table Storage",
+    bootstrap.ACS_SCOPE: "Communication Services",
+    bootstrap.EVENTGRID_SCOPE: "Event Grid",
+}
+
+
+def _service_name(scope: str) -> str:
+    return _SERVICES.get(scope, "Resource Manager")
 
 
 def _role_fix(principal: str, role: str, scope: str) -> str:

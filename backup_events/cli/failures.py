@@ -15,6 +15,7 @@ from backup_events.errors import (
     BackupEventsError,
     CatalogError,
     ConfigurationError,
+    DeliveryError,
     MalformedInputError,
 )
 
@@ -72,6 +73,12 @@ def describe(exc: BaseException, command: str) -> tuple[str, int]:
         return f"{command}: {exc}", BAD_INPUT
     if isinstance(exc, AzuriteUnavailable):
         return f"{command}: {exc}", RUN_PROBLEM
+    if isinstance(exc, DeliveryError) and any(f"HTTP {status}" in str(exc) for status in (401, 403)):
+        return (
+            f"{command}: {exc}. Fix: with BACKUP_ACS_ENDPOINT, give the identity in use the email sender role on the "
+            "Communication Services resource (docs/deploy.md); with BACKUP_ACS_CONNECTION_STRING, check its access key",
+            RUN_PROBLEM,
+        )
     if isinstance(exc, BackupEventsError):
         return f"{command}: {exc}", RUN_PROBLEM
     if (service := _service_text(exc)) is not None:
