@@ -376,14 +376,21 @@ SETTINGS_HELP = "read the Values of a local.settings.json on top of the environm
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     debug = argparse.ArgumentParser(add_help=False)
-    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks and SDK logs")
+    debug.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks and the Azure SDK's warnings (the credential chain's report)",
+    )
     cli = argparse.ArgumentParser(
         prog="python -m backup_events",
         description=(__doc__ or "").split("\n\n", 1)[0],
         epilog=(__doc__ or "").split("\n\n", 2)[2].strip(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    cli.add_argument("--debug", action="store_true", help="show tracebacks and SDK logs")
+    cli.add_argument(
+        "--debug", action="store_true", help="show tracebacks and the Azure SDK's warnings (the credential chain's report)"
+    )
     commands = cli.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
