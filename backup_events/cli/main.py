@@ -259,6 +259,8 @@ def _local_settings(path: Path | None) -> Mapping[str, str]:
 
     if path is None:
         return os.environ
+    if path.is_dir():
+        raise MalformedInputError(f"--settings {path}: is a folder; name the file, e.g. {path / 'local.settings.json'}")
     if not path.is_file():
         raise MalformedInputError(f"--settings {path}: no such file; start from the sample: cp local.settings.sample.json {path}")
     try:
