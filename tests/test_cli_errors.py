@@ -113,6 +113,10 @@ def test_an_invalid_setting_is_named_with_a_valid_example_exit_2(tmp_path: Path)
     assert_clear(result, 2, "settings: 1 setting is missing or invalid:", "BACKUP_MAIL_SENDER: must be one email address")
 
 
+def test_a_settings_folder_is_told_to_name_the_file(tmp_path: Path) -> None:
+    assert_clear(cli(tmp_path, "doctor", "--settings", str(tmp_path)), 2, "is a folder; name the file", most_lines=1)
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [
@@ -122,10 +126,6 @@ def test_an_invalid_setting_is_named_with_a_valid_example_exit_2(tmp_path: Path)
         (b'{"IsEncrypted": true, "Values": {}}', "func settings decrypt"),
     ],
 )
-def test_a_settings_folder_is_told_to_name_the_file(tmp_path: Path) -> None:
-    assert_clear(cli(tmp_path, "doctor", "--settings", str(tmp_path)), 2, "is a folder; name the file", most_lines=1)
-
-
 def test_a_missing_or_broken_settings_file_is_one_line_exit_2(tmp_path: Path, content: bytes | None, says: str) -> None:
     path = tmp_path / "local.settings.json"
     if content is not None:
