@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from backup_events.domain import remediation
 from backup_events.domain.ids import watched
 from backup_events.domain.incidents import Policy
 from backup_events.ports import IncidentStore, JobSource, Mailer, Publisher, TokenValidator
-from backup_events.settings import Settings
+from backup_events.settings import FUNCTIONS, RELAY, Settings
 
 _ARM_RETRY_BUDGET_SECONDS = 120.0
 
@@ -29,11 +29,40 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+ACS_SCOPE = "https://communication.azure.com/.default"
+EVENTGRID_SCOPE = "https://eventgrid.azure.net/.default"
+
+
 def credential(settings: Settings) -> Any:
     """Managed identity in Azure (``AZURE_CLIENT_ID`` picks a user-assigned one); your own login locally."""
-    from azure.identity import DefaultAzureCredential  # noqa: PLC0415
+    from backup_events.adapters import azure_sign_in  # noqa: PLC0415
 
-    return DefaultAzureCredential(managed_identity_client_id=settings.client_id or None)
+    return azure_sign_in.credential(settings.client_id)
+
+
+def token_scopes(settings: Settings, parts: Collection[str]) -> list[str]:
+    """What the ``parts`` of a run will ask Entra for with ``settings``: empty when nothing needs a sign-in."""
+    wanted = [
+        (settings.arm_scope, "source" in parts and settings.jobs_source == "arm"),
+        (STORAGE_SCOPE, "ledger" in parts and bool(settings.table_endpoint)),
+        (ACS_SCOPE, "mailer" in parts and settings.mailer == "acs" and bool(settings.acs_endpoint)),
+        (EVENTGRID_SCOPE, "relay" in parts and bool(settings.eventgrid_topic_endpoint)),
+    ]
+    return [scope for scope, needed in wanted if needed]
+
+
+def sign_in(settings: Settings, parts: Collection[str]) -> tuple[Any, str] | None:
+    """The run's one credential, proved before any work, and which one it is; None when nothing needs one.
+
+    Raises ``SignInError`` (one line: what was tried, how to sign in) when no credential works.
+    """
+    from backup_events.adapters import azure_sign_in  # noqa: PLC0415
+
+    scopes = token_scopes(settings, parts)
+    if not scopes:
+        return None
+    return azure_sign_in.sign_in(settings.client_id, scopes[0], os.environ)
 
 
 def jobs_source(settings: Settings, credential_factory: Callable[[], Any]) -> JobSource:
@@ -58,13 +87,15 @@ def jobs_source(settings: Settings, credential_factory: Callable[[], Any]) -> Jo
     )
 
 
-def table_client(settings: Settings, credential_factory: Callable[[], Any]) -> Any:
-    """The ledger table: by managed identity in Azure, by connection string against Azurite."""
+def table_client(settings: Settings, credential_factory: Callable[[], Any], **options: Any) -> Any:
+    """The ledger table: by managed identity in Azure, by connection string against Azurite (``options``: the SDK's)."""
     from azure.data.tables import TableClient  # noqa: PLC0415
 
     if settings.table_endpoint:
-        return TableClient(endpoint=settings.table_endpoint, table_name=settings.table_name, credential=credential_factory())
-    return TableClient.from_connection_string(settings.table_connection_string, table_name=settings.table_name)
+        return TableClient(
+            endpoint=settings.table_endpoint, table_name=settings.table_name, credential=credential_factory(), **options
+        )
+    return TableClient.from_connection_string(settings.table_connection_string, table_name=settings.table_name, **options)
 
 
 def policy(settings: Settings) -> Policy:
@@ -105,11 +136,17 @@ def build(
     source: JobSource | None = None,
     mailer_override: Mailer | None = None,
     store_override: IncidentStore | None = None,
+    signed_in: Any = None,
 ) -> Services:
-    """Every service for ``settings``; the overrides replace the configured parts (demo, replay, tests)."""
+    """Every service for ``settings``; the overrides replace the configured parts (demo, replay, tests).
+
+    ``signed_in`` is a credential already proved (``sign_in``); otherwise one is made on first need, once.
+    """
     logs.install()
     logging.getLogger("azure").setLevel(logging.WARNING)
     credential_factory = functools.cache(functools.partial(credential, settings))
+    if signed_in is not None:
+        credential_factory = functools.cache(lambda: signed_in)
     store = store_override or incident_store(settings, credential_factory, clock)
     return Services.of(
         source=source or jobs_source(settings, credential_factory),
@@ -152,14 +189,14 @@ def publisher(settings: Settings, credential_factory: Callable[[], Any]) -> Publ
 def relay_publisher() -> Publisher | None:
     """The relay's publisher, built on first use from the app settings."""
     logs.install()
-    settings = Settings.from_environ(_environ())
+    settings = Settings.from_environ(_environ(), RELAY)
     return publisher(settings, functools.cache(functools.partial(credential, settings)))
 
 
 @functools.cache
 def relay_watches() -> Callable[[str], bool] | None:
     """Which vaults the relay accepts alerts about: the watched vaults and subscriptions (None locally: any)."""
-    settings = Settings.from_environ(_environ())
+    settings = Settings.from_environ(_environ(), RELAY)
     if not settings.vault_ids and not settings.subscription_ids:
         return None
     return functools.partial(watched, vault_ids=settings.vault_ids, subscription_ids=settings.subscription_ids)
@@ -177,13 +214,13 @@ def token_validator(settings: Settings) -> TokenValidator | None:
 @functools.cache
 def relay_token_validator() -> TokenValidator | None:
     """The relay's token validator, built on first use from the app settings; kept, so the tenant's keys stay cached."""
-    return token_validator(Settings.from_environ(_environ()))
+    return token_validator(Settings.from_environ(_environ(), RELAY))
 
 
 @functools.cache
 def services() -> Services:
     """The app's services, built on first use from the app settings and kept for the process."""
-    return build(Settings.from_environ(_environ()))
+    return build(Settings.from_environ(_environ(), FUNCTIONS))
 
 
 def _environ() -> Mapping[str, str]:

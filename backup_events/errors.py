@@ -10,6 +10,8 @@ BackupEventsError
 ├── RunFailedError       a run finished but some jobs could not be told; raised so the host marks it failed
 ├── IncidentsBusyError   an incident kept changing under us; its job is left for the next run
 ├── AzuriteUnavailable   dev/tests only: the local Azurite emulator is not installed or did not start
+├── SignInError          no Azure credential worked; names what was tried and how to sign in
+├── UnreachableError     a part a run needs (the ledger, a service) could not be reached; says which and the fix
 └── UnauthorizedError    a call to the relay without a valid Entra token for it; says why, never quotes the token
 """
 
@@ -29,7 +31,8 @@ class ConfigurationError(BackupEventsError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{len(problems)} setting(s) missing or invalid:\n{lines}")
+        many = len(problems) != 1
+        super().__init__(f"{len(problems)} setting{'s are' if many else ' is'} missing or invalid:\n{lines}")
 
 
 class CatalogError(BackupEventsError):
@@ -74,6 +77,14 @@ class IncidentsBusyError(BackupEventsError):
 
 class AzuriteUnavailable(BackupEventsError):
     """Azurite is not installed or did not start (demo and tests only); the message says what to do."""
+
+
+class SignInError(BackupEventsError):
+    """No credential of the chain gave a token: the message names what was tried and how to sign in."""
+
+
+class UnreachableError(BackupEventsError):
+    """A part a run needs could not be reached or refused us before any work; the message names it and the fix."""
 
 
 class UnauthorizedError(BackupEventsError):

@@ -3,7 +3,7 @@
 The body of ``Settings`` is the one table of settings: each field is one ``setting(...)`` row naming the app setting,
 its default, how to parse and check it, its description and its local sample value. Everything else is derived from
 it: ``SETTINGS`` and ``NAMES``, the reading (``Settings.from_environ`` runs each row's parser in table order), the
-README's settings table and ``local.settings.sample.json``. After editing a row, rewrite the last two with::
+settings table of docs/settings.md and ``local.settings.sample.json``. After editing a row, rewrite the last two with::
 
     python -m backup_events.settings          # --check only says whether they are up to date
 
@@ -17,14 +17,16 @@ import dataclasses
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from email.utils import parseaddr
+from collections.abc import Callable, Collection, Mapping, Sequence
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar, dataclass_transform
 
 from backup_events.domain.model import Workload
 from backup_events.domain.operations import OperationKind, parse_kinds
 from backup_events.domain.routing import Route, parse_routes
+from backup_events.domain.words import counted, plural
 from backup_events.errors import ConfigurationError
 
 
@@ -56,9 +58,28 @@ _VAULT_ID = re.compile(
 )
 _AUDIENCE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|[0-9a-fA-F-]{36}")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-_NCRONTAB = re.compile(r"^\S+( \S+){4,5}$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _ACS_CONNECTION = re.compile(r"endpoint=https?://[^;]+;.*accesskey=", re.IGNORECASE)
+
+PARTS = {
+    "timer": "the Timer's schedule",
+    "source": "where jobs are read from",
+    "watch": "which vaults are watched",
+    "identity": "the cloud and the managed identity",
+    "ledger": "the incident table",
+    "mailer": "how and to whom email is sent",
+    "telling": "what gets an email, to whom, how often",
+    "relay": "the alert relay's topic and token check",
+}
+"""The parts of the app a setting belongs to (its row's ``part``)."""
+ALL = frozenset(PARTS)
+POLL = frozenset({"source", "watch", "identity", "ledger", "mailer", "telling"})
+"""What a run uses: ``poll``, the Event Grid trigger."""
+FUNCTIONS = POLL | {"timer"}
+"""What the deployed Timer and Event Grid trigger use."""
+TEST_EMAIL = frozenset({"identity", "mailer"})
+RELAY = frozenset({"identity", "watch", "relay"})
+"""The relay reads only its topic, its token check and which vaults it accepts alerts about."""
 
 _T = TypeVar("_T")
 _C = TypeVar("_C")
@@ -72,11 +93,12 @@ class Setting(Generic[_T]):
     """One app setting: one row of the table (a ``Settings`` field)."""
 
     name: str
-    default: str  # what an unset or blank setting means; the README's Default column
-    description: str  # the README's Meaning column (Markdown)
+    default: str  # what an unset or blank setting means; the Default column of docs/settings.md
+    description: str  # the Meaning column of docs/settings.md (Markdown)
     example: str  # a valid value, shown in every problem about this setting
     local: str  # its value in local.settings.sample.json
     parse: Callable[[_Value], _T] = dataclasses.field(repr=False, compare=False)
+    part: str = "telling"  # which part of the app reads it (see ``PARTS``): a command checks only the parts it uses
     field: str = ""  # the ``Settings`` field that holds it; filled in once the class exists
 
 
@@ -88,6 +110,7 @@ def setting(
     unset: str = "",
     example: str | None = None,
     local: str | None = None,
+    part: str = "telling",
 ) -> _T:
     """One row of the table, as a ``Settings`` field: typed by what ``parse`` returns.
 
@@ -95,7 +118,7 @@ def setting(
     for local.settings.sample.json. ``unset`` is not called ``default``: type checkers would read that as the
     field's own default and make every field optional.
     """
-    row = Setting(name, unset, doc, unset if example is None else example, unset if local is None else local, parse)
+    row = Setting(name, unset, doc, unset if example is None else example, unset if local is None else local, parse, part)
     field: _T = dataclasses.field(metadata={"setting": row})
     return field
 
@@ -118,8 +141,11 @@ class _Value:
         """Another setting's text, for the checks that span two settings."""
         return self.reader.raw(name)
 
-    def bad(self, why: str) -> None:
-        self.reader.problems.append(f"{self.row.name}: {why}; a valid value looks like {self.row.example!r}")
+    def bad(self, why: str, *, part: str | None = None) -> None:
+        """Report a problem with this setting; ``part`` when it matters only to another part than the row's."""
+        self.reader.problems.append(
+            (part or self.row.part, f"{self.row.name}: {why}; a valid value looks like {self.row.example!r}")
+        )
 
 
 # --- parsers: each turns a setting's text into its field's value, reporting what is wrong ----------------------------
@@ -184,6 +210,8 @@ def _route_tag_domains(value: _Value) -> tuple[str, ...]:
     domains = tuple(d.casefold().lstrip("@") for d in _split(value.text))
     if bad := [d for d in domains if not _DOMAIN.fullmatch(d)]:
         value.bad(f"{bad[0]!r} is not a mail domain")
+    if domains and not value.other("BACKUP_ROUTE_TAG"):
+        value.bad("is set but BACKUP_ROUTE_TAG is not: set the tag to read, or unset this")
     if value.other("BACKUP_ROUTE_TAG") and not domains:
         value.bad("set it when BACKUP_ROUTE_TAG is set: a routing tag may only send to these domains")
     return domains
@@ -194,12 +222,20 @@ def _split(value: str) -> tuple[str, ...]:
 
 
 def _is_address(value: str) -> bool:
-    _, address = parseaddr(value)
-    return address == value and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) is not None
+    """One bare address (``name@example.com``), parsed as RFC 5322 does, with a real domain (``_DOMAIN``)."""
+    try:
+        address = Address(addr_spec=value)
+    except (HeaderParseError, ValueError, IndexError):
+        return False
+    return address.addr_spec == value and bool(address.username) and _DOMAIN.fullmatch(address.domain.casefold()) is not None
 
 
 def _jobs_files(value: _Value) -> tuple[Path, ...]:
     files = tuple(Path(p.strip()) for p in value.text.split(",") if p.strip())
+    if files and value.other("BACKUP_JOBS_SOURCE") != "files":
+        value.bad(
+            f"is set but BACKUP_JOBS_SOURCE is {value.other('BACKUP_JOBS_SOURCE')}: set BACKUP_JOBS_SOURCE=files, or unset it"
+        )
     if value.other("BACKUP_JOBS_SOURCE") == "files":
         if not files:
             value.bad("set it when BACKUP_JOBS_SOURCE is files")
@@ -211,9 +247,9 @@ def _jobs_files(value: _Value) -> tuple[Path, ...]:
 def _vault_ids(value: _Value) -> tuple[str, ...]:
     vault_ids = _split(value.text)
     if bad := [v for v in vault_ids if not _VAULT_ID.match(v)]:
-        value.bad(f"{len(bad)} entr(y/ies) are not vault ids, e.g. {bad[0]!r}")
+        value.bad(f"{counted(len(bad), 'entry')} of {len(vault_ids)} {plural('is', len(bad))} not a vault id, e.g. {bad[0]!r}")
     if value.other("BACKUP_JOBS_SOURCE") == "arm" and not vault_ids and not _split(value.other("BACKUP_SUBSCRIPTION_IDS")):
-        value.bad("set it or BACKUP_SUBSCRIPTION_IDS when BACKUP_JOBS_SOURCE is arm")
+        value.bad("set it or BACKUP_SUBSCRIPTION_IDS when BACKUP_JOBS_SOURCE is arm", part="source")
     return vault_ids
 
 
@@ -238,6 +274,8 @@ def _table_endpoint(value: _Value) -> str:
     endpoint = _https_url(value)
     if not endpoint and not value.other("BACKUP_TABLE_CONNECTION_STRING"):
         value.bad("set it (or BACKUP_TABLE_CONNECTION_STRING for Azurite)")
+    elif endpoint and value.other("BACKUP_TABLE_CONNECTION_STRING"):
+        value.bad("set it or BACKUP_TABLE_CONNECTION_STRING, not both (the connection string would be ignored)")
     return endpoint
 
 
@@ -248,15 +286,31 @@ def _acs_endpoint(value: _Value) -> str:
     return endpoint
 
 
+def _table_connection_string(value: _Value) -> str:
+    parts = {k.strip().casefold(): v for k, _, v in (p.partition("=") for p in value.text.split(";") if p.strip())}
+    development = parts.get("usedevelopmentstorage", "").casefold() == "true"
+    if (
+        value.text
+        and not development
+        and not (parts.get("accountname") and (parts.get("accountkey") or parts.get("sharedaccesssignature")))
+    ):
+        value.bad("is not a storage connection string (AccountName and AccountKey, or UseDevelopmentStorage=true)")
+    return value.text  # never echoed: it may hold a key
+
+
 def _acs_connection_string(value: _Value) -> str:
     if value.text and not _ACS_CONNECTION.search(value.text):
         value.bad("is not an ACS connection string")  # never echoes the value: it may hold a key
+    elif value.text and value.other("BACKUP_ACS_ENDPOINT"):
+        value.bad("set it or BACKUP_ACS_ENDPOINT, not both (it would be ignored)")
     return value.text
 
 
 def _mail_sender(value: _Value) -> str:
-    if value.other("BACKUP_MAILER") == "acs" and not _is_address(value.text):
-        value.bad("must be one email address" if value.text else "is missing")
+    if value.text and not _is_address(value.text):
+        value.bad("must be one email address, name@domain")
+    elif value.other("BACKUP_MAILER") == "acs" and not value.text:
+        value.bad("is missing")
     return value.text or "backup-events@localhost.invalid"
 
 
@@ -265,7 +319,7 @@ def _mail_recipients(value: _Value) -> tuple[str, ...]:
     if not recipients:
         value.bad("is missing")
     elif bad := [r for r in recipients if not _is_address(r)]:
-        value.bad(f"{len(bad)} entr(y/ies) are not email addresses")
+        value.bad(f"{counted(len(bad), 'entry')} of {len(recipients)} {plural('is', len(bad))} not an email address")
     elif len(recipients) > 50:
         value.bad("ACS takes at most 50 recipients per email")
     return recipients
@@ -275,6 +329,8 @@ def _routes(value: _Value) -> tuple[Route, ...]:
     routes, problems = parse_routes(value.text)
     for problem in problems:
         value.bad(problem)
+    if bad := [address for route in routes for address in route.recipients if not _is_address(address)]:
+        value.bad(f"{bad[0]!r} is not an email address")
     return routes
 
 
@@ -303,7 +359,7 @@ def _recovery_workloads(value: _Value) -> frozenset[str]:
         return frozenset()
     named = {n.strip() for n in value.text.split(",") if n.strip()}
     if unknown := sorted(named - workloads):
-        value.bad(f"unknown workload(s) {unknown}; known: {', '.join(sorted(workloads))}")
+        value.bad(f"unknown {plural('workload', len(unknown))} {unknown}; known: {', '.join(sorted(workloads))}")
     return frozenset(named & workloads)
 
 
@@ -328,6 +384,36 @@ def _timezone(value: _Value) -> str:
     return value.text
 
 
+def _schedule(value: _Value) -> str:
+    """An NCRONTAB expression as the Functions host reads it: six fields (second minute hour day month day-of-week)."""
+    from croniter import CroniterBadDateError, croniter  # noqa: PLC0415
+
+    fields = value.text.split()
+    if len(fields) != 6:
+        hint = f"write '0 {value.text}'" if len(fields) == 5 else "for every 15 minutes write '0 */15 * * * *'"
+        value.bad(f"has {counted(len(fields), 'field')}; NCRONTAB takes six, seconds first ({hint})")
+    elif not croniter.is_valid(value.text, second_at_beginning=True):
+        value.bad(
+            "is not a valid NCRONTAB expression (second 0-59, minute 0-59, hour 0-23, day 1-31, month 1-12, "
+            "day-of-week 0-6 or SUN-SAT)"
+        )
+    else:
+        try:
+            croniter(value.text, second_at_beginning=True).get_next(float)
+        except CroniterBadDateError:
+            value.bad("never fires (no such date)")
+    return value.text
+
+
+_TAG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,511}")
+
+
+def _route_tag(value: _Value) -> str:
+    if value.text and not _TAG_NAME.fullmatch(value.text):
+        value.bad("must be a tag name: letters, digits and - _ . : (no spaces; at most 512)")
+    return value.text
+
+
 def _hours_or_off(value: _Value) -> int | None:
     return None if value.text.casefold() == "off" else _whole(0, 720)(value)
 
@@ -337,17 +423,19 @@ def _hours_or_off(value: _Value) -> int | None:
 
 @_table
 class Settings:
-    """Everything the app reads from its environment, validated: one field per app setting, in README order."""
+    """Everything the app reads from its environment, validated: one field per app setting, in docs/settings.md order."""
 
     poll_schedule: str = setting(
         name="BACKUP_POLL_SCHEDULE",
+        part="timer",
         unset="0 */15 * * * *",
         local="0 */2 * * * *",
-        parse=_checked(lambda v: bool(_NCRONTAB.match(v)), "must be an NCRONTAB expression (six fields, seconds first)"),
+        parse=_schedule,
         doc="NCRONTAB schedule of the Timer (six fields).",
     )
     jobs_source: str = setting(
         name="BACKUP_JOBS_SOURCE",
+        part="source",
         unset="arm",
         local="sample",
         parse=_choice("arm", "files", "sample"),
@@ -355,6 +443,7 @@ class Settings:
     )
     jobs_files: tuple[Path, ...] = setting(
         name="BACKUP_JOBS_FILES",
+        part="source",
         example="exports/jobs.json,exports/items.json",
         parse=_jobs_files,
         doc="With `BACKUP_JOBS_SOURCE=files`: comma-separated `az backup job list -o json`, REST list pages, single "
@@ -362,49 +451,57 @@ class Settings:
     )
     vault_ids: tuple[str, ...] = setting(
         name="BACKUP_VAULT_IDS",
+        part="watch",
         example="/subscriptions/<guid>/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rsv-prod",
         parse=_vault_ids,
         doc="Comma-separated Recovery Services vault ids to watch.",
     )
     subscription_ids: tuple[str, ...] = setting(
         name="BACKUP_SUBSCRIPTION_IDS",
+        part="watch",
         example="00000000-0000-0000-0000-000000000000",
         parse=_subscription_ids,
         doc="Comma-separated subscriptions: watch every vault in them.",
     )
     lookback_hours: int = setting(
         name="BACKUP_LOOKBACK_HOURS",
+        part="source",
         unset="24",
         parse=_whole(1, 720, "must be a whole number of hours, 1-720"),
         doc="How far back each poll looks; overlaps earlier polls on purpose (1-720).",
     )
     cloud: Cloud = setting(
         name="BACKUP_CLOUD",
+        part="identity",
         unset="AzureCloud",
         parse=_cloud,
         doc="AzureCloud, AzureUSGovernment, AzureChinaCloud, or a Resource Manager https URL.",
     )
     table_endpoint: str = setting(
         name="BACKUP_TABLE_ENDPOINT",
+        part="ledger",
         example="https://stbackupevents.table.core.windows.net",
         parse=_table_endpoint,
         doc="Table Storage endpoint, reached with the managed identity.",
     )
     table_connection_string: str = setting(
         name="BACKUP_TABLE_CONNECTION_STRING",
+        part="ledger",
         example="UseDevelopmentStorage=true",
         local="UseDevelopmentStorage=true",
-        parse=_text,
+        parse=_table_connection_string,
         doc="Local only (Azurite): a connection string instead of the endpoint.",
     )
     table_name: str = setting(
         name="BACKUP_TABLE_NAME",
+        part="ledger",
         unset="backupevents",
         parse=_checked(lambda v: bool(_TABLE_NAME.match(v)), "must be 3-63 letters and digits, starting with a letter"),
         doc="Ledger table name (letters and digits, 3-63).",
     )
     mailer: str = setting(
         name="BACKUP_MAILER",
+        part="mailer",
         unset="acs",
         local="outbox",
         parse=_choice("acs", "outbox"),
@@ -412,24 +509,28 @@ class Settings:
     )
     outbox_dir: Path = setting(
         name="BACKUP_OUTBOX_DIR",
+        part="mailer",
         unset="outbox",
         parse=_path,
         doc="Folder the outbox mailer writes to.",
     )
     acs_endpoint: str = setting(
         name="BACKUP_ACS_ENDPOINT",
+        part="mailer",
         example="https://acs-backup.communication.azure.com",
         parse=_acs_endpoint,
         doc="ACS endpoint, reached with the managed identity.",
     )
     acs_connection_string: str = setting(
         name="BACKUP_ACS_CONNECTION_STRING",
+        part="mailer",
         example="endpoint=https://<resource>.communication.azure.com/;accesskey=<key>",
         parse=_acs_connection_string,
-        doc="Local fallback for ACS; never used when the endpoint is set.",
+        doc="Local fallback for ACS, instead of the endpoint (not with it).",
     )
     mail_sender: str = setting(
         name="BACKUP_MAIL_SENDER",
+        part="mailer",
         example="DoNotReply@<guid>.azurecomm.net",
         local="backup-events@example.com",
         parse=_mail_sender,
@@ -437,6 +538,7 @@ class Settings:
     )
     mail_recipients: tuple[str, ...] = setting(
         name="BACKUP_MAIL_RECIPIENTS",
+        part="mailer",
         example="oncall@contoso.com,backup-team@contoso.com",
         local="oncall@example.com",
         parse=_mail_recipients,
@@ -452,7 +554,7 @@ class Settings:
         name="BACKUP_ROUTE_TAG",
         example="backup-alerts-to",
         local="backup-alerts-to",
-        parse=_checked(lambda v: not v or re.fullmatch(r"[^<>%&\\?/]{1,512}", v) is not None, "must be a tag name"),
+        parse=_route_tag,
         doc="A tag on the affected VM or storage account whose addresses also get its emails; empty to ignore tags.",
     )
     route_tag_domains: tuple[str, ...] = setting(
@@ -509,6 +611,7 @@ class Settings:
     )
     missed_grace_hours: int | None = setting(
         name="BACKUP_MISSED_BACKUP_GRACE_HOURS",
+        part="source",
         unset="6",
         parse=_hours_or_off,
         doc="Hours past the policy's schedule before an item without a new recovery point is reported; 'off' to stop.",
@@ -534,24 +637,28 @@ class Settings:
     )
     vault_concurrency: int = setting(
         name="BACKUP_VAULT_CONCURRENCY",
+        part="source",
         unset="4",
         parse=_whole(1, 32),
         doc="How many vaults one run reads at the same time (1-32).",
     )
     retention_days: int = setting(
         name="BACKUP_RETENTION_DAYS",
+        part="ledger",
         unset="30",
         parse=_retention_days,
         doc="Closed incidents and told jobs older than this are deleted.",
     )
     eventgrid_topic_endpoint: str = setting(
         name="BACKUP_EVENTGRID_TOPIC_ENDPOINT",
+        part="relay",
         example="https://egt-backup.westeurope-1.eventgrid.azure.net/api/events",
         parse=_https_url,
         doc="Event Grid custom topic the alert relay publishes to (managed identity); empty turns the relay off.",
     )
     relay_audience: str = setting(
         name="BACKUP_RELAY_AUDIENCE",
+        part="relay",
         example="api://backup-events-relay",
         parse=_checked(lambda v: not v or bool(_AUDIENCE.fullmatch(v)), "must be an Application ID URI or an app id GUID"),
         doc="The relay's app registration (Application ID URI or app id): the audience of the action group's Entra "
@@ -559,24 +666,33 @@ class Settings:
     )
     relay_tenant_id: str = setting(
         name="BACKUP_RELAY_TENANT_ID",
+        part="relay",
         example="00000000-0000-0000-0000-000000000000",
         parse=_checked(lambda v: not v or bool(_GUID.match(v)), "must be a tenant id GUID or empty"),
         doc="The Entra tenant that issues the action group's token to the relay.",
     )
     client_id: str = setting(
         name="AZURE_CLIENT_ID",
+        part="identity",
         example="<client id of the user-assigned identity>",
         parse=_checked(lambda v: not v or bool(_GUID.match(v)), "must be a client id GUID or empty"),
         doc="Which managed identity to use; empty for your own login locally.",
     )
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        """Read and validate every setting; raise one ``ConfigurationError`` naming each bad one."""
+    def from_environ(cls, environ: Mapping[str, str], parts: Collection[str] = ALL) -> Settings:
+        """Read every setting; raise one ``ConfigurationError`` naming each bad one among the ``parts`` asked for.
+
+        A command checks only the parts it uses (``TEST_EMAIL``, ``RELAY``, ``POLL``...): the others are read too,
+        but a problem there is not the command's, and their values stay unused.
+        """
+        if unknown := set(parts) - set(PARTS):
+            raise ValueError(f"unknown settings parts {sorted(unknown)}")
         reader = _Reader(environ)
         values = {row.field: row.parse(_Value(reader, row)) for row in SETTINGS}
-        if reader.problems:
-            raise ConfigurationError(reader.problems)
+        reader.problems += misspelt(environ)
+        if problems := [problem for part, problem in reader.problems if part in parts]:
+            raise ConfigurationError(problems)
         return cls(**values)
 
     @property
@@ -606,10 +722,25 @@ NAMES = tuple(s.name for s in SETTINGS)
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+def misspelt(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(part, problem) for each variable that looks like a setting's name but is not one (``BACKUP_VAULT_ID``): set,
+    it would be ignored. Other names are left alone (azd's outputs, the host's own settings)."""
+    import difflib  # noqa: PLC0415
+
+    problems = []
+    for name in sorted(environ):
+        if name in _BY_NAME or not name.upper().startswith("BACKUP_"):
+            continue
+        close = difflib.get_close_matches(name.upper(), NAMES, n=1, cutoff=0.85)
+        if close:
+            problems.append((_BY_NAME[close[0]].part, f"{name}: not a setting, so it would be ignored; did you mean {close[0]}?"))
+    return problems
+
+
 class _Reader:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
-        self.problems: list[str] = []
+        self.problems: list[tuple[str, str]] = []  # (part, problem)
 
     def raw(self, name: str) -> str:
         value = self.environ.get(name)
@@ -618,7 +749,7 @@ class _Reader:
         return value.strip()
 
 
-# --- the README table and the local sample, generated from the table ---------------------------------------------
+# --- the settings page's table and the local sample, generated from the table -----------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
 # The Functions host's own settings, first in local.settings.sample.json.
@@ -628,21 +759,24 @@ HOST_SETTINGS: dict[str, str] = {
     "AzureWebJobsFeatureFlags": "EnableWorkerIndexing",
 }
 _README_HEAD = "| Setting | Default | Meaning |\n|---|---|---|\n"
+TABLE_PAGE = Path("docs") / "settings.md"
+"""Where the table is, in the checkout: under its heading ``## All settings``."""
+_SECTION = "\n## All settings\n"
 
 
 def readme_table() -> str:
-    """The README's settings table: header and one row per setting."""
+    """The settings table of docs/settings.md: header and one row per setting."""
     rows = (f"| `{s.name}` | {f'`{s.default}`' if s.default else ''} | {s.description} |\n" for s in SETTINGS)
     return _README_HEAD + "".join(rows)
 
 
 def with_readme_table(readme: str) -> str:
-    """``readme`` with the table under ``## Settings`` replaced by ``readme_table()``; the rest left as it is."""
-    section = readme.find("\n## Settings\n")
+    """``readme`` (a page) with the table under ``## All settings`` replaced by ``readme_table()``; the rest as it is."""
+    section = readme.find(_SECTION)
     start = readme.find(_README_HEAD, section)
     following = readme.find("\n## ", section + 1)
     if section < 0 or start < 0 or 0 <= following < start:
-        raise ValueError(f"README has no table under '## Settings' starting {_README_HEAD.splitlines()[0]!r}")
+        raise ValueError(f"{TABLE_PAGE} has no table under '## All settings' starting {_README_HEAD.splitlines()[0]!r}")
     end = start + len(_README_HEAD)
     while readme.startswith("|", end):
         end = readme.find("\n", end) + 1 or len(readme)
@@ -656,12 +790,13 @@ def local_sample() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m backup_events.settings [--check] [--root DIR]``: rewrite README.md's table and the local sample."""
+    """``python -m backup_events.settings [--check] [--root DIR]``: rewrite the table of docs/settings.md and the local
+    sample."""
     cli = argparse.ArgumentParser(prog="python -m backup_events.settings", description=main.__doc__)
     cli.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
-    cli.add_argument("--root", type=Path, default=ROOT, help="the checkout holding README.md (default: this one)")
+    cli.add_argument("--root", type=Path, default=ROOT, help="the checkout holding docs/settings.md (default: this one)")
     args = cli.parse_args(argv)
-    readme, sample = args.root / "README.md", args.root / "local.settings.sample.json"
+    readme, sample = args.root / TABLE_PAGE, args.root / "local.settings.sample.json"
     try:
         wanted = {readme: with_readme_table(readme.read_text(encoding="utf-8")), sample: local_sample()}
     except (OSError, ValueError) as exc:
@@ -670,10 +805,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale = [path for path, text in wanted.items() if not path.is_file() or path.read_text(encoding="utf-8") != text]
     for path in stale:
         if args.check:
-            print(f"{path.name} is out of date: run python -m backup_events.settings", file=sys.stderr)
+            print(f"{path.relative_to(args.root)} is out of date: run python -m backup_events.settings", file=sys.stderr)
         else:
             path.write_text(wanted[path], encoding="utf-8")
-            print(f"rewrote {path.name}")
+            print(f"rewrote {path.relative_to(args.root)}")
     return 1 if args.check and stale else 0
 
 

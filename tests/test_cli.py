@@ -193,7 +193,7 @@ def test_test_email_through_the_outbox_is_marked_as_a_test(capsys: pytest.Captur
     )
     code, out, _ = run(capsys, "test-email", "--settings", str(path))
     assert code == 0
-    assert "2 recipient(s)" in out and "oncall@example.com" not in out
+    assert "2 recipients" in out and "oncall@example.com" not in out
     (eml,) = (tmp_path / "outbox").glob("*.eml")
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert message["Subject"] == "[backup-events TEST] nothing has failed"
@@ -251,7 +251,8 @@ def test_test_email_with_a_wrong_key_fails_clearly(
             BACKUP_MAIL_RECIPIENTS="oncall@example.com",
         )
         code, _, err = run(capsys, "test-email", "--settings", str(path))
-        assert code == 2 and "401" in err and "d3Jvbmc" not in err
+        assert code == 1 and "401" in err and "d3Jvbmc" not in err
+        assert "Fix: " in err and "check its access key" in err
         assert acs.delivered == []
 
 

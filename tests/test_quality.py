@@ -109,10 +109,10 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert command.group(1).strip() in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
-def test_readme_settings_table_is_what_the_settings_table_generates() -> None:
-    from backup_events.settings import with_readme_table
+def test_the_settings_page_table_is_what_the_settings_table_generates() -> None:
+    from backup_events.settings import TABLE_PAGE, with_readme_table
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme == with_readme_table(readme), "README settings table is stale: run python -m backup_events.settings"
+    page = (ROOT / TABLE_PAGE).read_text(encoding="utf-8")
+    assert page == with_readme_table(page), f"{TABLE_PAGE} settings table is stale: run python -m backup_events.settings"
     result = run("backup_events.settings", "--check")  # the same check, through the command the README names
     assert result.returncode == 0, result.stdout + result.stderr

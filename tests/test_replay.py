@@ -70,7 +70,7 @@ def test_replay_command_prints_the_summary(azurite: str, tmp_path: Path, capsys:
     files = [str(RECORDED / name) for name in VM_HISTORY]
     assert main(["replay", *files, "--outbox", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("backup-events replay: 6 file(s), 2021-06-14 10:00 to 2024-02-23 11:30 UTC, every 15 min")
+    assert out.startswith("backup-events replay: 6 files, 2021-06-14 10:00 to 2024-02-23 11:30 UTC, every 15 min")
     assert "  emails written              6" in out
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from azure.communication.email import EmailClient
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
 from azure.core.pipeline import PipelineResponse
 from azure.core.pipeline.policies import RetryPolicy
 from azure.core.polling.base_polling import OperationFailed
@@ -221,6 +221,20 @@ class AcsMailer:
         status = str(response.json().get("status", "")).lower()
         return status not in _FAILED_STATUSES
 
+    def reachable(self) -> None:
+        """Ask ACS about an email operation that cannot exist: its 404 proves the endpoint answers and accepts our
+        sign-in or key, and sends nothing. Raises ``DeliveryError`` with what ACS (or the network) said otherwise."""
+        request = HttpRequest(
+            "GET", "{endpoint}/emails/operations/backup-events-doctor-probe", params={"api-version": API_VERSION}
+        )
+        try:
+            response = self._client.send_request(request)
+        except AzureError as exc:
+            raise DeliveryError(f"ACS could not be reached: {_error_text(exc)}") from exc
+        if response.status_code not in (200, 404):
+            detail = response.text()[:200] if response.text() else ""
+            raise DeliveryError(f"ACS answered HTTP {response.status_code}: {detail}".rstrip(": "))
+
     def send(self, message: EmailMessage) -> str:
         """Hand ``message`` to ACS; return its operation id. Raises ``DeliveryError`` (see the module docs)."""
         operation_id = operation_id_for(message)
@@ -233,6 +247,10 @@ class AcsMailer:
                 f"ACS did not accept email {operation_id}: {_error_text(exc)}",
                 retry_after=retry_after if exc.status_code == 429 else None,
             ) from exc
+        except ClientAuthenticationError as exc:  # no token: the request never left, ACS never saw it
+            raise DeliveryError(f"email {operation_id} not sent: no token for ACS (sign-in failed)") from exc
+        except ServiceRequestError as exc:  # could not connect: ACS never saw it either
+            raise DeliveryError(f"email {operation_id} not sent: ACS could not be reached ({_error_text(exc)})") from exc
         except (AzureError, ValueError) as exc:  # ValueError: e.g. an access key that is not base64
             detail = _error_text(exc) if isinstance(exc, AzureError) else type(exc).__name__
             raise DeliveryError(f"ACS did not accept email {operation_id}: {detail}") from exc

@@ -35,6 +35,7 @@ from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
 
 from backup_events.adapters.retries import retry_settings
 from backup_events.domain import ids
+from backup_events.domain.words import counted
 from backup_events.errors import ConfigurationError, MalformedInputError, SourceError
 from backup_events.ports import JobJson
 
@@ -281,7 +282,7 @@ class RecoveryServicesJobSource:
             raise SourceError(
                 f"could not list the Recovery Services vaults of subscription {subscription_id}: {describe_error(exc)}"
             ) from exc
-        log.info("discovered %d Recovery Services vault(s) in subscription %s", len(ids), subscription_id)
+        log.info("discovered %s in subscription %s", counted(len(ids), "Recovery Services vault"), subscription_id)
         return ids
 
     def jobs(

@@ -1,6 +1,6 @@
 """Checks the Microsoft Entra token an action group's secure webhook sends to the relay (PyJWT).
 
-What a good token is (shared reference, alerts-and-event-grid.md §9): RS256-signed by one of the tenant's keys
+What a good token is (Microsoft Learn, action groups' secure webhook): RS256-signed by one of the tenant's keys
 (``<authority>/<tenant>/discovery/v2.0/keys``, cached by ``PyJWKClient``), issued by the tenant (v1 or v2 issuer),
 for the relay's app (audience), not expired, carrying the app role ``ActionGroupsSecureWebhook``, and obtained by
 the action groups' first-party app. Every refusal is a short reason that never quotes the token or its claims.

@@ -4,7 +4,8 @@ Azure Backup and Azure Monitor publish no Event Grid events of their own; this i
 alert and publishes it as it came; all enrichment happens in the Event Grid trigger, so the relay answers fast.
 
 The HTTP function calls ``relay_webhook``: the caller's Entra token is checked first (the action group's secure
-webhook, shared reference alerts-and-event-grid.md §9), and only then is the body read by ``relay_alert``.
+webhook, https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups), and only then is the body read by
+``relay_alert``.
 """
 
 from __future__ import annotations

@@ -49,9 +49,20 @@ def _fresh(state: Path, reset: bool) -> None:
         shutil.rmtree(state)
 
 
+def clear_outbox(outbox: Path) -> int:
+    """Delete the emails an earlier run wrote into ``outbox`` (its .eml and .html files, nothing else); how many."""
+    emails = [p for p in outbox.glob("*") if p.suffix in (".eml", ".html") and p.is_file()] if outbox.is_dir() else []
+    for path in emails:
+        path.unlink()
+    return len(emails)
+
+
 def run(state: Path, outbox: Path, *, reset: bool = False) -> RunReport:
-    """One poll of the sample world; the ledger survives in ``state`` for the next run."""
+    """One poll of the sample world; the ledger survives in ``state`` for the next run (``reset``: forgets it, and
+    clears the emails of earlier runs from ``outbox``)."""
     _fresh(state, reset)
+    if reset:
+        clear_outbox(outbox)
     with local_azurite.running(state / "azurite") as connection:
         return poll.poll_jobs(bootstrap.build(settings_for(connection, outbox), clock=lambda: DEMO_NOW))
 
@@ -100,8 +111,12 @@ def _again(template: Mapping[str, Any], n: int, at: datetime, **properties: Any)
 
 
 def story(state: Path, outbox: Path, *, show: Callable[[str, RunReport], None]) -> list[tuple[str, RunReport]]:
-    """Two days of a backup estate, polled at chosen moments; ``show`` is called after each step."""
+    """Two days of a backup estate, polled at chosen moments; ``show`` is called after each step.
+
+    Always from the start: the story's ledger and the emails already in ``outbox`` are cleared first.
+    """
     shutil.rmtree(state, ignore_errors=True)
+    clear_outbox(outbox)
     source = _StorySource()
     vm_failure = source.all[0]  # vm-app-02, UserErrorGuestAgentStatusUnavailable
     now = {"t": DEMO_NOW}

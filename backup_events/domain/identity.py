@@ -1,6 +1,6 @@
 """Pure: one name for each protected item, whichever source names it.
 
-A job, its protected item and its alert name a database three ways (shared reference, real-wire-shapes.md §2):
+A job, its protected item and its alert name a database three ways (tests/data/recorded/):
 - the job's ``entityFriendlyName``: ``SYSTEMDB [hxehost]``, ``MSSQLSERVER/msDB [sqlserver-0.contoso.com]``,
   ``ab4;asetestdb1 [ase-ccy-vm5]`` (SAP ASE: SID;database);
 - the protected item: ``friendlyName`` (the database), ``serverName`` (the host), ``parentName`` (the SQL

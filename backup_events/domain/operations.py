@@ -1,7 +1,7 @@
 """Pure: what a job was doing (backup, restore, configure backup, …), and how its failure is told.
 
-Most failed jobs in the live service's recordings are restores, not backups (shared reference,
-real-wire-shapes.md §1). A failed restore is a one-off: a person asked for it, a later good backup does not
+Most failed jobs in the live service's recordings are restores, not backups (tests/data/recorded/,
+PROVENANCE.md). A failed restore is a one-off: a person asked for it, a later good backup does not
 fix it, and reminding about it or announcing its "recovery" would be noise. Only backups (and configuring
 one, which a later good backup proves fixed) are ongoing: incidents that repeat, remind and recover.
 """

@@ -28,6 +28,7 @@ from backup_events.domain.model import (
     Severity,
     Workload,
 )
+from backup_events.domain.words import plural
 from backup_events.errors import CatalogError
 
 REQUIRED_FIELDS = ("key", "title", "cause", "steps", "docs", "phase", "severity", "workloads")
@@ -165,7 +166,7 @@ def check(data: Mapping[str, Any]) -> list[str]:
         if raw["severity"] not in {s.value for s in Severity}:
             problems.append(f"{name}: severity {raw['severity']!r} is not one of {[s.value for s in Severity]}")
         if bad := [w for w in raw["workloads"] if w not in _WORKLOADS]:
-            problems.append(f"{name}: unknown workload(s) {bad}")
+            problems.append(f"{name}: unknown {plural('workload', len(bad))} {bad}")
         if not str(raw["docs"]).startswith("https://learn.microsoft.com/"):
             problems.append(f"{name}: docs must be an https://learn.microsoft.com/ link")
         if not all(isinstance(s, str) and s.strip() for s in raw["steps"]):

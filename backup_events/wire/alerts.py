@@ -2,8 +2,8 @@
 
 The built-in alert names the vault, not the VM, and carries no error-code field: the code hides lower-cased
 at the end of ``originAlertId`` and in the ``https://aka.ms/AB-<code>`` link of ``recommendedActions``
-(shared reference, alerts-and-event-grid.md §2). ``alertContext.extendedInfo.jobId`` is the job's name, so
-the alert and the Timer meet on the same ledger key.
+(the common alert schema: https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-common-schema).
+``alertContext.extendedInfo.jobId`` is the job's name, so the alert and the Timer meet on the same ledger key.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Pure: a ``JobResource`` as the jobs API returns it becomes a ``BackupJob``.
 
-The wire differs from the spec in ways that matter here (see shared reference, backup-jobs-api.md §8):
+The wire differs from the spec in ways that matter here (seen in the live service's recordings, tests/data/recorded/):
 durations come as ISO 8601 or as .NET TimeSpans, ids as ``/Subscriptions/`` or ``/subscriptions/``,
 and list items lack ``extendedInfo``.
 """

@@ -1,6 +1,6 @@
 """A stand-in for Azure Resource Manager's Recovery Services read endpoints, over loopback HTTPS.
 
-Speaks the documented shapes (see ``shared/reference/backup-jobs-api.md``):
+Speaks the documented shapes (Microsoft Learn: https://learn.microsoft.com/azure/backup/backup-azure-arm-userestapi-managejobs):
 
 * ``GET /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.RecoveryServices/vaults/{vault}/backupJobs``
   (``BackupJobs_List``): ``$filter`` parsed strictly, pages of ``page_size`` with an absolute ``nextLink`` to this
@@ -160,6 +160,8 @@ class _Fault:
     remaining: int | None  # None = forever
     status: int
     retry_after: float | None = None
+    code: str = "InternalServerError"
+    message: str = "Injected failure: the server had an error."
 
 
 class ArmStandIn(LoopbackHttpsServer):
@@ -258,6 +260,16 @@ class ArmStandIn(LoopbackHttpsServer):
         with self._state:
             self._faults.setdefault(vault_name.lower(), []).append(_Fault(times, status))
 
+    def deny(self, vault_name: str, principal: str = "00000000-0000-0000-0000-000000000000") -> None:
+        """Every request for this vault answers 403 ``AuthorizationFailed``, as ARM does without a role on it."""
+        message = (
+            f"The client '{principal}' with object id '{principal}' does not have authorization to perform action "
+            f"'Microsoft.RecoveryServices/vaults/backupJobs/read' over scope '.../vaults/{vault_name}' or the scope is "
+            "invalid. If access was recently granted, please refresh your credentials."
+        )
+        with self._state:
+            self._faults.setdefault(vault_name.lower(), []).append(_Fault(None, 403, code="AuthorizationFailed", message=message))
+
     def _take_fault(self, vault: str) -> _Fault | None:
         with self._state:
             faults = self._faults.get(vault, [])
@@ -322,7 +334,7 @@ class ArmStandIn(LoopbackHttpsServer):
                     "The request is being throttled as the limit has been reached for operation type - Read.",
                     {"Retry-After": shown, "x-ms-ratelimit-remaining-subscription-reads": "0"},
                 )
-            return arm_error(fault.status, "InternalServerError", "Injected failure: the server had an error.")
+            return arm_error(fault.status, fault.code, fault.message)
         with self._state:
             known = key in self._jobs
             jobs = [copy.deepcopy(j) for j in self._jobs.get(key, [])]
@@ -383,7 +395,7 @@ class ArmStandIn(LoopbackHttpsServer):
         key = (match["sub"].lower(), match["rg"].lower(), match["vault"].lower())
         fault = self._take_fault(key[2])
         if fault is not None:
-            return arm_error(fault.status, "InternalServerError", "Injected failure: the server had an error.")
+            return arm_error(fault.status, fault.code, fault.message)
         with self._state:
             if match["items"]:
                 items = [copy.deepcopy(i) for i in self._items.get(key, [])]

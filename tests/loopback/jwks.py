@@ -6,8 +6,8 @@
   default), with any claim changed or dropped, signed by any key, under any ``kid`` or algorithm.
 * :func:`unsigned` builds an ``alg: none`` token; :meth:`fail` makes the next key fetches answer 503.
 
-The facts (claims, issuers, the action groups' app id, the role) are written out here from the shared reference
-(alerts-and-event-grid.md §9), not imported from the code under test.
+The facts (claims, issuers, the action groups' app id, the role) are written out here from Microsoft Learn's page on
+action groups' secure webhook, not imported from the code under test.
 """
 
 from __future__ import annotations

@@ -182,7 +182,7 @@ def good_entry(**overrides: Any) -> dict[str, Any]:
         ([good_entry(messages=["(unclosed"])], "A: pattern '(unclosed' does not compile"),
         ([good_entry(steps=[])], "A: missing steps"),
         ([good_entry(docs="http://example.com")], "A: docs must be an https://learn.microsoft.com/ link"),
-        ([good_entry(workloads=["Mainframe"])], "A: unknown workload(s) ['Mainframe']"),
+        ([good_entry(workloads=["Mainframe"])], "A: unknown workload ['Mainframe']"),
         (
             [good_entry(), good_entry(key="B", codes=["CodeB"], numbers=[2], messages=["alpha"])],
             "B: pattern 'alpha' also matches A",

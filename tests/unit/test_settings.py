@@ -124,7 +124,11 @@ def test_sample_source_needs_no_vaults_and_outbox_needs_no_sender() -> None:
 
 def test_repr_keeps_connection_strings_and_recipients_out_of_logs() -> None:
     settings = Settings.from_environ(
-        {**AZURE, "BACKUP_ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0"}
+        {
+            **AZURE,
+            "BACKUP_ACS_ENDPOINT": "",
+            "BACKUP_ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0",
+        }
     )
     shown = repr(settings)
     assert "c2VjcmV0" not in shown and "oncall@contoso.com" not in shown
@@ -159,20 +163,23 @@ def test_local_settings_sample_is_what_the_table_generates() -> None:
 
 
 def test_the_generator_rewrites_a_stale_readme_table_and_sample(tmp_path: Path) -> None:
-    readme = "# x\n\n## Settings\n\nIntro.\n\n| Setting | Default | Meaning |\n|---|---|---|\n| `OLD` | | gone |\n\n## Deploy\n"
-    (tmp_path / "README.md").write_text(readme, encoding="utf-8")
+    readme = (
+        "# x\n\n## All settings\n\nIntro.\n\n| Setting | Default | Meaning |\n|---|---|---|\n| `OLD` | | gone |\n\n## Deploy\n"
+    )
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "settings.md").write_text(readme, encoding="utf-8")
     (tmp_path / "local.settings.sample.json").write_text("{}", encoding="utf-8")
     assert settings_module.main(["--check", "--root", str(tmp_path)]) == 1
     assert settings_module.main(["--root", str(tmp_path)]) == 0
-    rewritten = (tmp_path / "README.md").read_text(encoding="utf-8")
-    assert rewritten == "# x\n\n## Settings\n\nIntro.\n\n" + readme_table() + "\n## Deploy\n"
+    rewritten = (tmp_path / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert rewritten == "# x\n\n## All settings\n\nIntro.\n\n" + readme_table() + "\n## Deploy\n"
     assert "`OLD`" not in rewritten and "| `BACKUP_JOBS_SOURCE` | `arm` |" in rewritten
     assert (tmp_path / "local.settings.sample.json").read_text(encoding="utf-8") == local_sample()
     assert settings_module.main(["--check", "--root", str(tmp_path)]) == 0
 
 
 def test_a_readme_without_a_settings_table_is_refused() -> None:
-    with pytest.raises(ValueError, match="no table under '## Settings'"):
+    with pytest.raises(ValueError, match="no table under '## All settings'"):
         with_readme_table("# x\n\n## Settings\n\nNo table here.\n\n## Deploy\n\n| Setting | Default | Meaning |\n|---|---|---|\n")
 
 
@@ -195,7 +202,11 @@ def test_local_settings_sample_is_valid_as_it_stands() -> None:
     ],
 )
 def test_settings_that_contradict_each_other_are_refused(values: dict[str, str], problem: str) -> None:
-    base = {"BACKUP_JOBS_SOURCE": "sample", "BACKUP_TABLE_CONNECTION_STRING": "x", "BACKUP_MAILER": "outbox"}
+    base = {
+        "BACKUP_JOBS_SOURCE": "sample",
+        "BACKUP_TABLE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+        "BACKUP_MAILER": "outbox",
+    }
     with pytest.raises(ConfigurationError) as refused:
         Settings.from_environ({**base, "BACKUP_MAIL_RECIPIENTS": "a@contoso.com", **values})
     assert any(p.startswith(problem) for p in refused.value.problems), refused.value.problems
