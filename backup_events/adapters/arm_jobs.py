@@ -69,7 +69,7 @@ def job_filter(status: str, since: datetime, until: datetime) -> str:
 def parse_vault_id(vault_id: str) -> tuple[str, str, str]:
     """(subscription, resource group, vault name) of a vault id, as the SDK's calls take them."""
     parts = ids.parse_vault_id(vault_id)
-    if parts["job_name"]:
+    if parts["job_name"] or parts["kind"] != ids.RECOVERY_SERVICES:
         raise MalformedInputError(f"not a Recovery Services vault id: {vault_id!r}", field="id")
     return parts["subscription_id"], parts["resource_group"], parts["vault_name"]
 
@@ -77,7 +77,7 @@ def parse_vault_id(vault_id: str) -> tuple[str, str, str]:
 def parse_job_id(job_id: str) -> tuple[str, str, str, str, str]:
     """(vault id, subscription, resource group, vault name, job name) of a backup job id, as the SDK's calls take them."""
     parts = ids.parse_vault_id(job_id)
-    if not parts["job_name"]:
+    if not parts["job_name"] or parts["kind"] != ids.RECOVERY_SERVICES:
         raise MalformedInputError(f"not a Recovery Services backup job id: {job_id!r}", field="id")
     return parts["vault_id"], parts["subscription_id"], parts["resource_group"], parts["vault_name"], parts["job_name"]
 
