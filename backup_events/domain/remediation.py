@@ -80,6 +80,23 @@ class Catalog:
         return Diagnosis(None, None, looked_up or next(iter(extra_codes), None))
 
 
+def severity_of(diagnosis: Diagnosis, errors: Iterable[JobError]) -> Severity | None:
+    """Whose move it is: the catalog's word when it knows the error, else what Azure says of it.
+
+    Backup vault jobs flag each error ``isUserError`` / ``isRetryable``. Only a flag that is set counts: the live
+    service sends ``false`` for both on ``UserErrorStorageAccountContainerNotFound`` (a user error by any reading),
+    so a ``false`` says nothing. Recovery Services jobs carry neither flag.
+    """
+    if diagnosis.remediation:
+        return diagnosis.remediation.severity
+    errors = tuple(errors)
+    if any(e.user_error for e in errors):
+        return Severity.USER
+    if any(e.retryable for e in errors):
+        return Severity.TRANSIENT
+    return None
+
+
 def _entry(raw: Mapping[str, Any]) -> Remediation:
     return Remediation(
         key=str(raw["key"]),

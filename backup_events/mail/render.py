@@ -19,6 +19,7 @@ from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
 from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Severity
 from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
+from backup_events.domain.remediation import severity_of
 from backup_events.wire.alerts import BackupAlert
 from backup_events.wire.jobs import failed_task, unfinished_task
 
@@ -88,7 +89,6 @@ def exposure_of(job: BackupJob, last_good: datetime | None) -> str:
 
 def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good: datetime | None = None) -> Facts:
     """Precompute the wording of one email."""
-    remediation = diagnosis.remediation
     phase, phase_from = phase_of(job, diagnosis)
     error = job.error
     return Facts(
@@ -97,7 +97,7 @@ def facts_of(job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good
         code=headline_code(job, diagnosis),
         phase=phase,
         phase_from=phase_from,
-        severity=_SEVERITY_WORDS[remediation.severity] if remediation else "Unknown",
+        severity=_SEVERITY_WORDS[severity] if (severity := severity_of(diagnosis, job.errors)) else "Unknown",
         started=_when(job.start),
         ended=_when(job.end),
         duration=_how_long(job.duration),

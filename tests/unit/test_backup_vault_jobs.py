@@ -9,8 +9,9 @@ import pytest
 
 from backup_events.domain.identity import incident_key, item_key
 from backup_events.domain.ids import is_backup_vault, parse_vault_id, watched
-from backup_events.domain.model import Workload
+from backup_events.domain.model import Diagnosis, JobError, Severity, Workload
 from backup_events.domain.operations import OperationKind, kind_of
+from backup_events.domain.remediation import severity_of
 from backup_events.errors import MalformedInputError
 from backup_events.wire.exported import resources_in
 from backup_events.wire.items import protected_item_of
@@ -113,3 +114,14 @@ def test_a_postgresql_database_instance_is_named_server_slash_database_as_its_jo
     joined = copy.deepcopy(raw)
     joined["latestRecoveryPoint"] = {"properties": {"recoveryPointTime": "2026-11-30T02:00:05.1234567Z"}}
     assert protected_item_of(joined, vault).last_recovery_point == datetime(2026, 11, 30, 2, 0, 5, 123456, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("user_error", "retryable", "severity"),
+    [(True, False, Severity.USER), (False, True, Severity.TRANSIENT), (False, False, None), (None, None, None)],
+)
+def test_azures_own_flags_tell_whose_move_it_is_when_the_catalog_does_not_know_the_code(
+    user_error: bool | None, retryable: bool | None, severity: Severity | None
+) -> None:
+    error = JobError(code="SomeCodeNobodyDocumented", number=None, message="", user_error=user_error, retryable=retryable)
+    assert severity_of(Diagnosis(None), [error]) is severity
