@@ -57,6 +57,7 @@ class JobError:
     recommendations: tuple[str, ...] = ()
     retryable: bool | None = None  # Backup vault jobs say so (``isRetryable``); Recovery Services jobs don't
     user_error: bool | None = None  # ``isUserError``
+    inner_code: str | None = None  # ``innerError.code`` of a Backup vault job: ``ServerNotReadyForLongTermBackup``, …
 
 
 @dataclass(frozen=True)

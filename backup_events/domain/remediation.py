@@ -1,7 +1,8 @@
 """The remediation catalog: load it, check it, and find the entry for a job's error.
 
 The catalog is data (``catalog.toml``); this module only reads it. Matching order, first hit wins:
-1. an exact string code (case-insensitive; alerts carry it lower-cased),
+1. an exact string code (case-insensitive; alerts carry it lower-cased); a Backup vault error's
+   ``<code>/<inner code>`` before its code alone,
 2. the integer code,
 3. a message pattern on Azure's error text, normalised (case, whitespace, trailing period, "Error:" prefixes).
 """
@@ -56,7 +57,10 @@ class Catalog:
     def diagnose(self, errors: Iterable[JobError], *, extra_codes: Iterable[str] = ()) -> Diagnosis:
         """Find the entry for a job's errors (first error first); ``extra_codes`` come from alert ids."""
         errors = tuple(errors)
-        for code in [e.code for e in errors if e.code] + list(extra_codes):
+        # Backup vault errors name a cause under a generic code (PostgreSQLFlexOperationFailedUserError with inner
+        # code ResourceGroupNotFound): the catalog keys those as "<code>/<inner code>", tried before the code alone.
+        inner = [f"{e.code}/{e.inner_code}" for e in errors if e.code and e.inner_code]
+        for code in inner + [e.code for e in errors if e.code] + list(extra_codes):
             if entry := self.by_code.get(code.casefold()):
                 return Diagnosis(entry, "code", code)
         for error in errors:

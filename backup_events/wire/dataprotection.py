@@ -92,6 +92,8 @@ def errors_of(properties: Mapping[str, Any], notes: list[str] | None = None) -> 
             continue
         for entry in _walk(raw):
             code = str(entry.get("code") or "").strip() or None
+            inner = entry.get("innerError")
+            inner_code = str((inner.get("code") if isinstance(inner, Mapping) else None) or "").strip() or None
             error = JobError(
                 code=code,
                 number=None,
@@ -101,6 +103,7 @@ def errors_of(properties: Mapping[str, Any], notes: list[str] | None = None) -> 
                 ),
                 retryable=_flag(entry.get("isRetryable")),
                 user_error=_flag(entry.get("isUserError")),
+                inner_code=inner_code,
             )
             if any((e.code or "").casefold() == (code or "").casefold() and e.message == error.message for e in found):
                 continue

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from backup_events.domain import remediation
 from backup_events.domain.identity import incident_key, item_key
 from backup_events.domain.ids import is_backup_vault, parse_vault_id, watched
 from backup_events.domain.model import Diagnosis, JobError, Severity, Workload
@@ -16,7 +18,9 @@ from backup_events.errors import MalformedInputError
 from backup_events.wire.exported import resources_in
 from backup_events.wire.items import protected_item_of
 from backup_events.wire.jobs import normalise_job
-from tests.recorded import document, one
+from tests.recorded import RECORDED, document, one
+
+CATALOG = remediation.load()
 
 PGFLEX_BACKUP_FAILED = "jobs/azcli--test_dataprotection_backup_and_restore_pgflex--8e1899e-i030.json"
 BLOB_RESTORES = "jobs/azcli--test_dataprotection_job_list_and_show--b363efa-i000.json"
@@ -125,3 +129,52 @@ def test_azures_own_flags_tell_whose_move_it_is_when_the_catalog_does_not_know_t
 ) -> None:
     error = JobError(code="SomeCodeNobodyDocumented", number=None, message="", user_error=user_error, retryable=retryable)
     assert severity_of(Diagnosis(None), [error]) is severity
+
+
+DOCUMENTED = Path(__file__).parent.parent / "data" / "documented-codes-backup-vaults.txt"
+BACKUP_VAULT_WORKLOADS = {
+    Workload.AZURE_DISK,
+    Workload.AZURE_BLOBS,
+    Workload.ADLS,
+    Workload.POSTGRESQL,
+    Workload.POSTGRESQL_FLEX,
+    Workload.MYSQL_FLEX,
+    Workload.AKS,
+}
+
+
+def test_every_code_learn_documents_for_backup_vaults_and_every_code_real_jobs_carry_is_in_the_catalog() -> None:
+    codes = [line for line in DOCUMENTED.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    assert len(codes) >= 120
+    assert [c for c in codes if c.casefold() not in CATALOG.by_code] == []
+
+
+def test_every_backup_vault_workload_has_entries_with_steps_and_a_learn_link() -> None:
+    entries = [e for e in CATALOG.entries if set(e.workloads) & {w.value for w in BACKUP_VAULT_WORKLOADS}]
+    assert {w for e in entries for w in e.workloads} >= {w.value for w in BACKUP_VAULT_WORKLOADS}
+    assert all(e.steps and e.docs_url.startswith("https://learn.microsoft.com/") for e in entries)
+
+
+def test_every_failed_backup_vault_job_in_the_recorded_corpus_finds_its_entry() -> None:
+    unmapped = []
+    for path in sorted(RECORDED.glob("jobs/azcli--test_dataprotection_*.json")):
+        for raw in resources_in(document(path.relative_to(RECORDED).as_posix())):
+            job = normalise_job(raw)
+            if job.status == "Failed" and CATALOG.diagnose(job.errors).remediation is None:
+                unmapped.append((path.name, job.error))
+    assert unmapped == []
+
+
+def test_an_inner_error_code_names_the_cause_under_a_generic_code() -> None:
+    error = JobError(
+        code="PostgreSQLFlexOperationFailedUserError", number=None, message="", inner_code="ServerNotReadyForLongTermBackup"
+    )
+    found = CATALOG.diagnose([error])
+    assert found.remediation is not None and found.remediation.key == "ServerNotReadyForLongTermBackup"
+    unknown_inner = JobError(code="PostgreSQLFlexOperationFailedUserError", number=None, message="", inner_code="Whatever")
+    assert CATALOG.diagnose([unknown_inner]).remediation.key == "PostgreSQLFlexOperationFailedUserError"  # type: ignore[union-attr]
+
+
+def test_the_inner_code_is_read_from_the_wire() -> None:
+    raw = one(PGFLEX_BACKUP_FAILED)
+    assert normalise_job(raw).errors[0].inner_code == "NoInnerErrorFrom1PException"
