@@ -9,6 +9,7 @@ tests/data retargeted at the recorded Backup vault and job (its vault id lower-c
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +29,11 @@ from tests.loopback.fixtures import FakeTokenCredential, serving
 from tests.recorded import at, document, one
 from tests.service.test_poll_jobs import emails_in, services
 
+DATA = Path(__file__).parent.parent / "data"
 BLOB_RESTORES = "jobs/azcli--test_dataprotection_job_list_and_show--b363efa-i000.json"
+DISK_INSTANCE = "items/azcli--test_dataprotection_backup_instance_update_protection--8640f74-i000.json"
+RECOVERY_POINTS = DATA / "azcli--test_dataprotection_recovery_point_list--b363efa-i000.json"
+DISK_POLICY = DATA / "azcli--test_dataprotection_backup_policy_manual--b363efa-i003.json"
 PGFLEX_FAILED = "jobs/azcli--test_dataprotection_backup_and_restore_pgflex--8e1899e-i030.json"
 
 
@@ -103,3 +108,21 @@ def test_an_alert_from_a_backup_vault_is_told_from_the_job_read_back(
     assert message["Subject"] == "[Backup failed] clitest-pgflex-server-2: PostgreSQLFlexServerError"
     assert "Source: jobs API" in text_of(message)
     assert poll.poll_jobs(svc).emails_sent == 0  # the Timer finds it told already
+
+
+def test_a_backup_instance_behind_its_policy_is_told_as_a_missed_backup(
+    arm: ArmStandIn, source: VaultKindJobSource, table: Any, tmp_path: Path, clock: Clock
+) -> None:
+    # The recorded disk instance, its recorded recovery points (newest 2025-11-03) and the recorded disk policy (every
+    # 6 hours), filed under the instance's policy name: a year behind its schedule at the test clock (2026-11-25).
+    instance = one(DISK_INSTANCE)
+    vault = instance["id"].split("/backupInstances/")[0]
+    policy = {**json.loads(DISK_POLICY.read_text(encoding="utf-8")), "name": "diskpolicy"}
+    arm.add_backup_vault(vault)
+    arm.add_backup_instance(vault, instance, json.loads(RECOVERY_POINTS.read_text(encoding="utf-8"))["value"])
+    arm.add_backup_vault_policy(vault, policy)
+    report = poll.poll_jobs(services(table, tmp_path, clock, source=source, missed_grace=timedelta(hours=6)))
+    assert (report.missed, report.problems) == (1, [])
+    (message,) = emails_in(tmp_path)
+    assert "clitest-disk-persistent-bi-donotdelete" in message["Subject"]
+    assert "2025-11-03 12:02 UTC" in text_of(message)
