@@ -10,7 +10,7 @@ Imported lazily (only when the jobs API is the source), so the Azure SDKs are im
 * ``job_details``: ``JobDetails_Get`` for the id's vault (ids parsed case-insensitively).
 * Vaults: the configured ids plus, once per instance, every Recovery Services vault of the configured
   subscriptions (``azure-mgmt-recoveryservices``, ``vaults.list_by_subscription_id``).
-* Retries: azure-core's ``RetryPolicy`` with small counts, plus a per-vault time budget (``_BudgetedRetryPolicy``).
+* Retries: azure-core's ``RetryPolicy`` with small counts, plus a per-vault time budget (``BudgetedRetryPolicy``).
 * Every azure-core error becomes a ``SourceError`` naming the vault (or job), the HTTP status and ARM's error
   code and message, so the run can skip that vault and go on.
 """
@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 
 KNOWN_STATUSES = frozenset({"Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling"})
 _TAGS_API_VERSION = "2021-04-01"
-_DEADLINE_OPTION = "backup_events_retry_deadline"
-"""Per-call keyword carrying a ``time.monotonic()`` deadline to ``_BudgetedRetryPolicy`` (popped there, so it never
+DEADLINE_OPTION = "backup_events_retry_deadline"
+"""Per-call keyword carrying a ``time.monotonic()`` deadline to ``BudgetedRetryPolicy`` (popped there, so it never
 reaches the transport)."""
 
 
@@ -107,7 +107,7 @@ def describe_error(exc: AzureError) -> str:
     return f"{type(exc).__name__}: {exc.message}"
 
 
-class _BudgetedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
+class BudgetedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     """azure-core's ``RetryPolicy`` that also respects a per-call deadline.
 
     Why a subclass: azure-core sleeps for whatever ``Retry-After`` says, uncapped (ARM may answer 429 with tens of
@@ -120,7 +120,7 @@ class _BudgetedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
 
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         settings: dict[str, Any] = super().configure_retries(options)
-        settings[_DEADLINE_OPTION] = options.pop(_DEADLINE_OPTION, None)
+        settings[DEADLINE_OPTION] = options.pop(DEADLINE_OPTION, None)
         return settings
 
     def increment(
@@ -131,7 +131,7 @@ class _BudgetedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     ) -> bool:
         if not super().increment(settings, response=response, error=error):
             return False
-        deadline: float | None = settings.get(_DEADLINE_OPTION)
+        deadline: float | None = settings.get(DEADLINE_OPTION)
         if deadline is None:
             return True
         wait: float | None = None
@@ -201,7 +201,7 @@ class RecoveryServicesJobSource:
             "connection_verify": self._verify,
             "connection_timeout": self._timeout,
             "read_timeout": self._timeout,
-            "retry_policy": _BudgetedRetryPolicy(**retry_settings(self._max_retries, self._backoff, self._budget)),
+            "retry_policy": BudgetedRetryPolicy(**retry_settings(self._max_retries, self._backoff, self._budget)),
         }
 
     def _client(self, subscription_id: str) -> RecoveryServicesBackupClient:
@@ -215,7 +215,7 @@ class RecoveryServicesJobSource:
 
     def _deadline(self) -> dict[str, Any]:
         """Per-call keywords giving the retry policy this call's deadline."""
-        return {_DEADLINE_OPTION: time.monotonic() + self._budget}
+        return {DEADLINE_OPTION: time.monotonic() + self._budget}
 
     def close(self) -> None:
         """Close the cached clients' sessions."""
@@ -351,4 +351,13 @@ class RecoveryServicesJobSource:
             raise SourceError(f"could not read policy {name} of vault {vault_id}: {describe_error(exc)}") from exc
 
 
-__all__ = ["RecoveryServicesJobSource", "filter_time", "job_filter", "parse_job_id", "parse_vault_id"]
+__all__ = [
+    "DEADLINE_OPTION",
+    "BudgetedRetryPolicy",
+    "RecoveryServicesJobSource",
+    "describe_error",
+    "filter_time",
+    "job_filter",
+    "parse_job_id",
+    "parse_vault_id",
+]

@@ -29,7 +29,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 from azure.mgmt.dataprotection import DataProtectionMgmtClient
 
-from backup_events.adapters.arm_jobs import _DEADLINE_OPTION, _BudgetedRetryPolicy, describe_error
+from backup_events.adapters.arm_jobs import DEADLINE_OPTION, BudgetedRetryPolicy, describe_error
 from backup_events.adapters.retries import retry_settings
 from backup_events.domain import ids
 from backup_events.errors import ConfigurationError, MalformedInputError, SourceError
@@ -135,13 +135,13 @@ class BackupVaultJobSource:
                     connection_verify=self._verify,
                     connection_timeout=self._timeout,
                     read_timeout=self._timeout,
-                    retry_policy=_BudgetedRetryPolicy(**retry_settings(self._max_retries, self._backoff, self._budget)),
+                    retry_policy=BudgetedRetryPolicy(**retry_settings(self._max_retries, self._backoff, self._budget)),
                 )
                 self._clients[key] = client
             return client
 
     def _deadline(self) -> dict[str, Any]:
-        return {_DEADLINE_OPTION: time.monotonic() + self._budget}
+        return {DEADLINE_OPTION: time.monotonic() + self._budget}
 
     def close(self) -> None:
         """Close the cached clients' sessions."""

@@ -165,3 +165,16 @@ def test_one_source_routes_each_vault_to_its_own_api(arm: ArmStandIn, make_sourc
         assert both.vault_ids() == [recovery_vault, VAULT]
         assert len(list(both.jobs(VAULT.replace("backupVaults", "BackupVaults"), since=SINCE, until=UNTIL))) == 13
         assert list(both.jobs(recovery_vault, since=SINCE, until=UNTIL)) == []
+
+
+def test_a_throttled_vault_is_retried_within_the_budget(arm: ArmStandIn, make_source: Factory) -> None:
+    recorded_list(arm)
+    arm.throttle("clitest-bkp-vault-persistent-bi-donotdelete", times=2, retry_after=0)
+    assert len(list(make_source().jobs(VAULT, since=SINCE, until=UNTIL))) == 13
+
+
+def test_a_retry_after_past_the_budget_gives_up_at_once_with_the_429(arm: ArmStandIn, make_source: Factory) -> None:
+    recorded_list(arm)
+    arm.throttle("clitest-bkp-vault-persistent-bi-donotdelete", times=5, retry_after=30)
+    with pytest.raises(SourceError, match="HTTP 429"):
+        list(make_source(retry_budget_seconds=1).jobs(VAULT, since=SINCE, until=UNTIL))
