@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from backup_events import bootstrap
 from backup_events.domain import remediation
 from backup_events.domain.identity import incident_key, item_key
 from backup_events.domain.ids import is_backup_vault, parse_vault_id, watched
@@ -15,9 +16,11 @@ from backup_events.domain.model import Diagnosis, JobError, Severity, Workload
 from backup_events.domain.operations import OperationKind, kind_of
 from backup_events.domain.remediation import severity_of
 from backup_events.errors import MalformedInputError
+from backup_events.settings import Settings
 from backup_events.wire.exported import resources_in
 from backup_events.wire.items import protected_item_of
 from backup_events.wire.jobs import normalise_job
+from tests.loopback.fixtures import FakeTokenCredential
 from tests.recorded import RECORDED, document, one
 
 CATALOG = remediation.load()
@@ -178,3 +181,24 @@ def test_an_inner_error_code_names_the_cause_under_a_generic_code() -> None:
 def test_the_inner_code_is_read_from_the_wire() -> None:
     raw = one(PGFLEX_BACKUP_FAILED)
     assert normalise_job(raw).errors[0].inner_code == "NoInnerErrorFrom1PException"
+
+
+def test_backup_vault_ids_are_accepted_next_to_recovery_services_ones_and_each_reaches_its_own_source() -> None:
+    recovery = (
+        "/subscriptions/3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/rsv"
+    )
+    backup = (
+        "/subscriptions/3b1f9c2e-5a7d-4e21-9c0b-7d2e4f6a8b10/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/bv"
+    )
+    settings = Settings.from_environ(
+        {
+            "BACKUP_VAULT_IDS": f"{recovery},{backup}",
+            "BACKUP_TABLE_ENDPOINT": "https://stbackup.table.core.windows.net",
+            "BACKUP_ACS_ENDPOINT": "https://acs-backup.communication.azure.com",
+            "BACKUP_MAIL_SENDER": "DoNotReply@00000000-1111-2222-3333-444444444444.azurecomm.net",
+            "BACKUP_MAIL_RECIPIENTS": "oncall@contoso.com",
+        }
+    )
+    assert settings.vault_ids == (recovery, backup)
+    source = bootstrap.jobs_source(settings, lambda: FakeTokenCredential("t"))
+    assert source.vault_ids() == [recovery, backup]  # no call made: both are configured, none discovered
