@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from backup_events.domain.model import Diagnosis, JobError, Severity, Workload
 from backup_events.domain.operations import OperationKind, kind_of
 from backup_events.domain.remediation import severity_of
 from backup_events.errors import MalformedInputError
+from backup_events.mail.render import render_failure
 from backup_events.settings import Settings
 from backup_events.wire.exported import resources_in
 from backup_events.wire.items import protected_item_of
@@ -202,3 +204,27 @@ def test_backup_vault_ids_are_accepted_next_to_recovery_services_ones_and_each_r
     assert settings.vault_ids == (recovery, backup)
     source = bootstrap.jobs_source(settings, lambda: FakeTokenCredential("t"))
     assert source.vault_ids() == [recovery, backup]  # no call made: both are configured, none discovered
+
+
+def test_an_unknown_code_that_azure_flags_as_a_user_error_says_so_in_the_email() -> None:
+    job = normalise_job(one(PGFLEX_BACKUP_FAILED))
+    flagged = replace(job, errors=(replace(job.errors[0], code="UserErrorNobodyDocumented", user_error=True),))
+    message = render_failure(
+        flagged,
+        CATALOG.diagnose(flagged.errors),
+        key="k",
+        sender="a@b.example",
+        recipients=("c@d.example",),
+        portal_url="https://portal.azure.com",
+    )
+    assert "Needs a fix on your side (as Azure flags this error)." in message.text
+    assert "Needs a fix on your side (as Azure flags this error)." in message.html
+    unflagged = render_failure(
+        replace(flagged, errors=(replace(flagged.errors[0], user_error=False),)),
+        CATALOG.diagnose(flagged.errors),
+        key="k",
+        sender="a@b.example",
+        recipients=("c@d.example",),
+        portal_url="https://portal.azure.com",
+    )
+    assert "as Azure flags this error" not in unflagged.text
