@@ -16,7 +16,7 @@ from typing import Any
 from backup_events import logs
 from backup_events.app.services import Services
 from backup_events.domain import remediation
-from backup_events.domain.ids import watched
+from backup_events.domain.ids import is_backup_vault, watched
 from backup_events.domain.incidents import Policy
 from backup_events.ports import IncidentStore, JobSource, Mailer, Publisher, TokenValidator
 from backup_events.settings import FUNCTIONS, RELAY, Settings
@@ -76,14 +76,22 @@ def jobs_source(settings: Settings, credential_factory: Callable[[], Any]) -> Jo
 
         return FileJobSource(settings.jobs_files)
     from backup_events.adapters.arm_jobs import RecoveryServicesJobSource  # noqa: PLC0415
+    from backup_events.adapters.dataprotection_jobs import BackupVaultJobSource  # noqa: PLC0415
+    from backup_events.adapters.vault_kinds import VaultKindJobSource  # noqa: PLC0415
 
-    return RecoveryServicesJobSource(
-        credential=credential_factory(),
-        vault_ids=list(settings.vault_ids),
-        subscription_ids=list(settings.subscription_ids),
-        arm_endpoint=settings.arm_endpoint,
-        credential_scope=settings.arm_scope,
-        retry_budget_seconds=_ARM_RETRY_BUDGET_SECONDS,
+    # BACKUP_VAULT_IDS holds both kinds of vault; BACKUP_SUBSCRIPTION_IDS discovers both.
+    common = {
+        "credential": credential_factory(),
+        "subscription_ids": list(settings.subscription_ids),
+        "arm_endpoint": settings.arm_endpoint,
+        "credential_scope": settings.arm_scope,
+        "retry_budget_seconds": _ARM_RETRY_BUDGET_SECONDS,
+    }
+    return VaultKindJobSource(
+        recovery_services=RecoveryServicesJobSource(
+            vault_ids=[v for v in settings.vault_ids if not is_backup_vault(v)], **common
+        ),
+        backup_vaults=BackupVaultJobSource(vault_ids=[v for v in settings.vault_ids if is_backup_vault(v)], **common),
     )
 
 

@@ -53,7 +53,8 @@ CLOUDS: dict[str, Cloud] = {
 }
 
 _VAULT_ID = re.compile(
-    r"^/subscriptions/[0-9a-f-]{36}/resourcegroups/[^/]+/providers/microsoft\.recoveryservices/vaults/[^/]+$",
+    r"^/subscriptions/[0-9a-f-]{36}/resourcegroups/[^/]+/providers/"
+    r"(?:microsoft\.recoveryservices/vaults|microsoft\.dataprotection/backupvaults)/[^/]+$",
     re.IGNORECASE,
 )
 _AUDIENCE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|[0-9a-fA-F-]{36}")

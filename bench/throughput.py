@@ -195,14 +195,16 @@ def _load(name: str) -> dict[str, Any]:
 def templates() -> list[dict[str, Any]]:
     """Failed-job shapes, with ``extendedInfo``: every workload of the bundled samples and the recorded details.
 
-    The vault-level job (its item is the vault) is left out: item names must be unique per job.
+    The vault-level job (its item is the vault) is left out: item names must be unique per job. So are the Backup
+    vault jobs (no ``jobType``): the generated vaults are Recovery Services vaults.
     """
     shapes = [
         _load("synth-iaasvm-failed-UserErrorGuestAgentStatusUnavailable-details.json"),
         _load("synth-afs-failed-storage-locked-details.json"),
         _load("synth-sql-failed-conflicting-operation-details.json"),
     ]
-    shapes += [j for j in _samples() if j["properties"]["status"] == "Failed" and j["properties"]["jobType"] != "VaultJob"]
+    failed = [j for j in _samples() if j["properties"]["status"] == "Failed"]
+    shapes += [j for j in failed if j["properties"].get("jobType") not in (None, "VaultJob")]
     return shapes
 
 

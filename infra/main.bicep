@@ -21,7 +21,10 @@ param location string
 @description('Recovery Services vaults to watch, by resource id. Backup Reader is granted on each vault.')
 param vaultIds array = []
 
-@description('Subscriptions whose every Recovery Services vault is watched. Backup Reader is granted on each subscription. When this and vaultIds are both empty, the deployment subscription is watched.')
+@description('Backup vaults (Microsoft.DataProtection/backupVaults: disks, blobs, ADLS, PostgreSQL, MySQL, AKS) to watch, by resource id. The backup-events Backup vault reader role is granted on each vault.')
+param backupVaultIds array = []
+
+@description('Subscriptions whose every Recovery Services vault and Backup vault is watched. Backup Reader and the backup-events Backup vault reader role are granted on each subscription. When this, vaultIds and backupVaultIds are all empty, the deployment subscription is watched.')
 param watchedSubscriptionIds array = []
 
 @minLength(3)
@@ -74,7 +77,9 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = {
   'azd-env-name': environmentName
 }
-var watchedSubscriptions = empty(vaultIds) && empty(watchedSubscriptionIds) ? [subscription().subscriptionId] : watchedSubscriptionIds
+var watchedSubscriptions = empty(vaultIds) && empty(backupVaultIds) && empty(watchedSubscriptionIds) ? [subscription().subscriptionId] : watchedSubscriptionIds
+var backupVaultSubscriptions = [for backupVaultId in backupVaultIds: split(backupVaultId, '/')[2]]
+var backupVaultRoleScopes = [for subscriptionId in union(watchedSubscriptions, backupVaultSubscriptions): '/subscriptions/${subscriptionId}']
 var effectiveAlertScopeIds = empty(alertScopeIds) ? [subscription().id] : alertScopeIds
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
@@ -111,6 +116,35 @@ resource emailSenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = 
           'Microsoft.Communication/CommunicationServices/Read'
           'Microsoft.Communication/CommunicationServices/Write'
           'Microsoft.Communication/EmailServices/write'
+        ]
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+// Backup vaults (Microsoft.DataProtection) are read with a custom role, not Backup Reader: Backup Reader's actions
+// (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#backup-reader) include no
+// Microsoft.DataProtection/backupVaults/backupJobs/read, so it cannot list a Backup vault's jobs, and they include
+// writes there (backupInstances/write, backupInstances/backup/action, backupInstances/restore/action). Reader would
+// read them but everything else in scope too. This role is the five reads the poll makes, and nothing else.
+resource backupVaultReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, rg.id, 'backup-events-backup-vault-reader')
+  properties: {
+    roleName: 'backup-events Backup vault reader (${resourceToken})'
+    description: 'Read Backup vaults, their jobs, backup instances, recovery points and backup policies; nothing else. Created by backup-events.'
+    type: 'CustomRole'
+    assignableScopes: backupVaultRoleScopes
+    permissions: [
+      {
+        actions: [
+          'Microsoft.DataProtection/backupVaults/read'
+          'Microsoft.DataProtection/backupVaults/backupJobs/read'
+          'Microsoft.DataProtection/backupVaults/backupInstances/read'
+          'Microsoft.DataProtection/backupVaults/backupInstances/recoveryPoints/read'
+          'Microsoft.DataProtection/backupVaults/backupPolicies/read'
         ]
         notActions: []
         dataActions: []
@@ -222,7 +256,7 @@ module functionApp 'app/function-app.bicep' = {
     pollSchedule: pollSchedule
     summarySchedule: summarySchedule
     summaryTimeZone: summaryTimeZone
-    vaultIds: join(vaultIds, ',')
+    vaultIds: join(concat(vaultIds, backupVaultIds), ',')
     subscriptionIds: join(watchedSubscriptions, ',')
     lookbackHours: lookbackHours
     tableEndpoint: storage.outputs.tableEndpoint
@@ -268,13 +302,28 @@ module vaultAccess 'app/vault-access.bicep' = [
   }
 ]
 
-// Backup Reader on each watched subscription: discovery lists the vaults there, then reads their jobs.
+// The Backup vault reader role on each listed Backup vault.
+module backupVaultAccess 'app/backup-vault-access.bicep' = [
+  for (backupVaultId, i) in backupVaultIds: {
+    name: 'backup-vault-reader-${resourceToken}-vault-${i}'
+    scope: resourceGroup(split(backupVaultId, '/')[2], split(backupVaultId, '/')[4])
+    params: {
+      vaultName: split(backupVaultId, '/')[8]
+      principalId: identity.outputs.principalId
+      roleDefinitionId: backupVaultReaderRole.id
+    }
+  }
+]
+
+// Backup Reader and the Backup vault reader role on each watched subscription: discovery lists both kinds of vault
+// there, then reads their jobs.
 module subscriptionAccess 'app/subscription-access.bicep' = [
   for (subscriptionId, i) in watchedSubscriptions: {
     name: 'backup-reader-${resourceToken}-sub-${i}'
     scope: subscription(subscriptionId)
     params: {
       principalId: identity.outputs.principalId
+      backupVaultReaderRoleId: backupVaultReaderRole.id
     }
   }
 ]

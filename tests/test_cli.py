@@ -262,15 +262,15 @@ def test_demo_story_opens_repeats_reminds_recovers_and_digests(tmp_path: Path) -
     steps = demo.story(tmp_path / "state", tmp_path / "outbox", show=lambda title, report: None)
     emails = [(r.emails_sent, r.reminders_sent, r.recovery_emails, r.digests) for _, r in steps]
     assert emails == [
-        (11, 0, 0, 0),
+        (13, 0, 0, 0),
         (0, 0, 0, 0),
         (1, 0, 0, 1),
-        (10, 10, 0, 0),
+        (11, 11, 0, 0),
         (1, 0, 1, 0),
-    ]  # the vault key job is a one-off: no reminder
+    ]  # the vault key job and the Backup vault's blob restore are one-offs: no reminder
     assert [r.repeats for _, r in steps][1] == 1
     assert steps[0][1].missed == 1
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 23
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 26
 
 
 def test_demo_story_reminders_and_recovery_report_the_true_gap_since_the_last_good_recovery_point(tmp_path: Path) -> None:

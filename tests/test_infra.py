@@ -55,6 +55,8 @@ FORBIDDEN_ROLES = {
 }
 # The email role is a parameter: the custom sender role or the built-in owner role (main.bicep, useCustomEmailSenderRole).
 EMAIL_ROLE_NAMES = ("ACS email sender", "Communication and Email Service Owner")
+# Backup vaults are read with a custom role (main.bicep, backupVaultReaderRole): Backup Reader cannot list their jobs.
+BACKUP_VAULT_ROLE_NAME = "Backup vault reader"
 
 
 # --- A small Bicep reader: comments and string contents blanked out, offsets kept --------------------------------
@@ -576,6 +578,8 @@ def test_every_role_assignment_is_narrow_named_and_explained() -> None:
         if role.group(1) in role_vars:
             role_name = BUILT_IN_ROLES[role_vars[role.group(1)]]
             assert role_name in comment, f"{where}: the comment above must name {role_name!r}: {comment!r}"
+        elif BACKUP_VAULT_ROLE_NAME in comment:  # the custom Backup vault reader role, passed in from main.bicep
+            assert role.group(1) in bicep.params(), f"{where}: {role.group(1)} is neither a named role nor a parameter"
         else:  # the email role is a parameter: either role may be in use
             assert role.group(1) in bicep.params(), f"{where}: {role.group(1)} is neither a named role nor a parameter"
             assert all(name in comment for name in EMAIL_ROLE_NAMES), f"{where}: name both email roles: {comment!r}"
@@ -598,12 +602,29 @@ def test_backup_reader_is_granted_per_vault_and_per_watched_subscription() -> No
         assert "a795c7a0-d4a2-40c1-ae25-d81f01202912" in BICEP[path].code
 
 
+def test_backup_vaults_are_read_with_a_custom_role_of_reads_only() -> None:
+    main = BICEP["main.bicep"].code
+    role = re.search(r"resource backupVaultReaderRole 'Microsoft\.Authorization/roleDefinitions@[^']+' = \{(.*?)\n\}", main, re.S)
+    assert role is not None
+    actions = re.findall(r"'(Microsoft\.DataProtection/[^']+)'", role.group(1))
+    assert "Microsoft.DataProtection/backupVaults/backupJobs/read" in actions
+    assert actions and all(action.endswith("/read") for action in actions), "the Backup vault role only reads"
+    assert "assignableScopes: backupVaultRoleScopes" in role.group(1)
+    assert re.search(r"module \w+ 'app/backup-vault-access\.bicep' = \[\s*for \(backupVaultId, i\) in backupVaultIds:", main)
+    assert "backupVaultReaderRoleId: backupVaultReaderRole.id" in main
+    access = BICEP["app/backup-vault-access.bicep"].code
+    assert "scope: vault" in access and "resource vault 'Microsoft.DataProtection/backupVaults@" in access
+    assert "roleDefinitionId: backupVaultReaderRoleId" in BICEP["app/subscription-access.bicep"].code
+    # Both kinds of vault reach the app in one setting (BACKUP_VAULT_IDS).
+    assert "vaultIds: join(concat(vaultIds, backupVaultIds), ',')" in main
+
+
 def test_subscriptions_get_backup_reader_only_when_their_vaults_are_discovered() -> None:
     main = BICEP["main.bicep"].code
     # vaultIds given: only the listed vaults, plus any subscription the operator names; neither given: this subscription.
     assert (
-        "var watchedSubscriptions = empty(vaultIds) && empty(watchedSubscriptionIds) ? [subscription().subscriptionId]"
-        " : watchedSubscriptionIds" in main
+        "var watchedSubscriptions = empty(vaultIds) && empty(backupVaultIds) && empty(watchedSubscriptionIds)"
+        " ? [subscription().subscriptionId] : watchedSubscriptionIds" in main
     )
     vault = BICEP["app/vault-access.bicep"].code
     assert "scope: vault" in vault and "resource vault 'Microsoft.RecoveryServices/vaults@" in vault

@@ -10,7 +10,7 @@ Imported lazily (only when the jobs API is the source), so the Azure SDKs are im
 * ``job_details``: ``JobDetails_Get`` for the id's vault (ids parsed case-insensitively).
 * Vaults: the configured ids plus, once per instance, every Recovery Services vault of the configured
   subscriptions (``azure-mgmt-recoveryservices``, ``vaults.list_by_subscription_id``).
-* Retries: azure-core's ``RetryPolicy`` with small counts, plus a per-vault time budget (``_BudgetedRetryPolicy``).
+* Retries: azure-core's ``RetryPolicy`` with small counts, plus a per-vault time budget (``BudgetedRetryPolicy``).
 * Every azure-core error becomes a ``SourceError`` naming the vault (or job), the HTTP status and ARM's error
   code and message, so the run can skip that vault and go on.
 """
@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 
 KNOWN_STATUSES = frozenset({"Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling"})
 _TAGS_API_VERSION = "2021-04-01"
-_DEADLINE_OPTION = "backup_events_retry_deadline"
-"""Per-call keyword carrying a ``time.monotonic()`` deadline to ``_BudgetedRetryPolicy`` (popped there, so it never
+DEADLINE_OPTION = "backup_events_retry_deadline"
+"""Per-call keyword carrying a ``time.monotonic()`` deadline to ``BudgetedRetryPolicy`` (popped there, so it never
 reaches the transport)."""
 
 
@@ -70,7 +70,7 @@ def job_filter(status: str, since: datetime, until: datetime) -> str:
 def parse_vault_id(vault_id: str) -> tuple[str, str, str]:
     """(subscription, resource group, vault name) of a vault id, as the SDK's calls take them."""
     parts = ids.parse_vault_id(vault_id)
-    if parts["job_name"]:
+    if parts["job_name"] or parts["kind"] != ids.RECOVERY_SERVICES:
         raise MalformedInputError(f"not a Recovery Services vault id: {vault_id!r}", field="id")
     return parts["subscription_id"], parts["resource_group"], parts["vault_name"]
 
@@ -78,7 +78,7 @@ def parse_vault_id(vault_id: str) -> tuple[str, str, str]:
 def parse_job_id(job_id: str) -> tuple[str, str, str, str, str]:
     """(vault id, subscription, resource group, vault name, job name) of a backup job id, as the SDK's calls take them."""
     parts = ids.parse_vault_id(job_id)
-    if not parts["job_name"]:
+    if not parts["job_name"] or parts["kind"] != ids.RECOVERY_SERVICES:
         raise MalformedInputError(f"not a Recovery Services backup job id: {job_id!r}", field="id")
     return parts["vault_id"], parts["subscription_id"], parts["resource_group"], parts["vault_name"], parts["job_name"]
 
@@ -127,7 +127,7 @@ class _SignIn:
             raise ClientAuthenticationError(message=f"sign-in failed: {describe_error(exc)}") from exc
 
 
-class _BudgetedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
+class BudgetedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     """azure-core's ``RetryPolicy`` that also respects a per-call deadline.
 
     Why a subclass: azure-core sleeps for whatever ``Retry-After`` says, uncapped (ARM may answer 429 with tens of
@@ -140,7 +140,7 @@ class _BudgetedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
 
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         settings: dict[str, Any] = super().configure_retries(options)
-        settings[_DEADLINE_OPTION] = options.pop(_DEADLINE_OPTION, None)
+        settings[DEADLINE_OPTION] = options.pop(DEADLINE_OPTION, None)
         return settings
 
     def increment(
@@ -151,7 +151,7 @@ class _BudgetedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     ) -> bool:
         if not super().increment(settings, response=response, error=error):
             return False
-        deadline: float | None = settings.get(_DEADLINE_OPTION)
+        deadline: float | None = settings.get(DEADLINE_OPTION)
         if deadline is None:
             return True
         wait: float | None = None
@@ -221,7 +221,7 @@ class RecoveryServicesJobSource:
             "connection_verify": self._verify,
             "connection_timeout": self._timeout,
             "read_timeout": self._timeout,
-            "retry_policy": _BudgetedRetryPolicy(**retry_settings(self._max_retries, self._backoff, self._budget)),
+            "retry_policy": BudgetedRetryPolicy(**retry_settings(self._max_retries, self._backoff, self._budget)),
         }
 
     def _client(self, subscription_id: str) -> RecoveryServicesBackupClient:
@@ -235,7 +235,7 @@ class RecoveryServicesJobSource:
 
     def _deadline(self) -> dict[str, Any]:
         """Per-call keywords giving the retry policy this call's deadline."""
-        return {_DEADLINE_OPTION: time.monotonic() + self._budget}
+        return {DEADLINE_OPTION: time.monotonic() + self._budget}
 
     def close(self) -> None:
         """Close the cached clients' sessions."""
@@ -371,4 +371,13 @@ class RecoveryServicesJobSource:
             raise SourceError(f"could not read policy {name} of vault {vault_id}: {describe_error(exc)}") from exc
 
 
-__all__ = ["RecoveryServicesJobSource", "filter_time", "job_filter", "parse_job_id", "parse_vault_id"]
+__all__ = [
+    "DEADLINE_OPTION",
+    "BudgetedRetryPolicy",
+    "RecoveryServicesJobSource",
+    "describe_error",
+    "filter_time",
+    "job_filter",
+    "parse_job_id",
+    "parse_vault_id",
+]

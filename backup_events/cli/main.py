@@ -196,7 +196,10 @@ def _explain(args: argparse.Namespace) -> int:
     from backup_events.wire.alerts import unwrap_event  # noqa: PLC0415
 
     document = unwrap_event(_load_json(args.path))
-    listed = isinstance(document, list) or (isinstance(document, Mapping) and isinstance(document.get("value"), list))
+    pages = ("value", "data")  # a REST list page; a Resource Graph answer
+    listed = isinstance(document, list) or (
+        isinstance(document, Mapping) and "properties" not in document and any(isinstance(document.get(k), list) for k in pages)
+    )
     if not listed:
         _print_explained(explained(document, args.path), html=args.html)
         return 0

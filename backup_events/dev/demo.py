@@ -122,7 +122,7 @@ def story(state: Path, outbox: Path, *, show: Callable[[str, RunReport], None]) 
     now = {"t": DEMO_NOW}
     steps: list[tuple[str, RunReport]] = []
     with local_azurite.running(state / "azurite") as connection:
-        settings = settings_for(connection, outbox, BACKUP_DIGEST_THRESHOLD="12", BACKUP_LOOKBACK_HOURS="36")
+        settings = settings_for(connection, outbox, BACKUP_DIGEST_THRESHOLD="14", BACKUP_LOOKBACK_HOURS="36")
         services = bootstrap.build(settings, clock=lambda: now["t"], source=source)
 
         def step(title: str, at: datetime) -> None:

@@ -7,6 +7,7 @@ that stopped reporting). The protected item's ``lastRecoveryPoint`` against its 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,17 @@ from backup_events.domain.model import Workload
 
 MISSED_CODE = "MissedBackup"
 # Items in these states are not expected to back up (stopped, suspended, or waiting for their first backup).
-_NOT_EXPECTED = {"protectionstopped", "backupssuspended", "irpending", "invalid", "softdeleted"}
+# Backup vault instances say ConfiguringProtection before their first backup and BackupSchedulesSuspended when stopped.
+_NOT_EXPECTED = {
+    "protectionstopped",
+    "backupssuspended",
+    "irpending",
+    "invalid",
+    "softdeleted",
+    "configuringprotection",
+    "backupschedulessuspended",
+    "notprotected",
+}
 
 
 @dataclass(frozen=True)
@@ -34,8 +45,14 @@ class ProtectedItem:
 
 
 def backup_interval(policy: Mapping[str, Any]) -> timedelta | None:
-    """How often the policy takes a full backup: hourly (every N hours), daily or weekly. None if unknown."""
+    """How often the policy takes a full backup: hourly (every N hours), daily or weekly. None if unknown.
+
+    A Backup vault policy (``policyRules[]``) says it as ISO 8601 repeating intervals in its backup rule's trigger
+    (``R/2023-06-28T07:30:00+00:00/P1D``); the shortest one counts.
+    """
     properties = policy.get("properties") or {}
+    if isinstance(properties.get("policyRules"), list):
+        return _rule_interval(properties["policyRules"])
     schedule = properties.get("schedulePolicy")
     if schedule is None:  # workload policies: the Full sub-policy carries the schedule
         for sub in properties.get("subProtectionPolicy") or []:
@@ -48,6 +65,23 @@ def backup_interval(policy: Mapping[str, Any]) -> timedelta | None:
         hours = (schedule.get("hourlySchedule") or {}).get("interval")
         return timedelta(hours=int(hours)) if isinstance(hours, int) and hours > 0 else None
     return {"daily": timedelta(days=1), "weekly": timedelta(days=7)}.get(frequency)
+
+
+_REPEAT = re.compile(r"^R\d*/[^/]+/P(?:(?P<w>\d+)W|(?P<d>\d+)D|T(?P<h>\d+)H)$", re.IGNORECASE)
+
+
+def _rule_interval(rules: list[Any]) -> timedelta | None:
+    intervals = []
+    for rule in rules:
+        trigger = rule.get("trigger") if isinstance(rule, Mapping) else None
+        schedule = trigger.get("schedule") if isinstance(trigger, Mapping) else None
+        repeats = schedule.get("repeatingTimeIntervals") if isinstance(schedule, Mapping) else None
+        for text in repeats if isinstance(repeats, list) else []:
+            if match := _REPEAT.match(str(text).strip()):
+                weeks, days, hours = (int(match[g] or 0) for g in ("w", "d", "h"))
+                if span := timedelta(weeks=weeks, days=days, hours=hours):
+                    intervals.append(span)
+    return min(intervals, default=None)
 
 
 def missed_backup(item: ProtectedItem, interval: timedelta | None, now: datetime, grace: timedelta) -> bool:

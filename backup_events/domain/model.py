@@ -19,6 +19,14 @@ class Workload(enum.StrEnum):
     DPM = "DPM"
     MABS = "MABS"
     VAULT = "Vault"
+    # Backup vaults (Microsoft.DataProtection)
+    AZURE_DISK = "Azure Disk"
+    AZURE_BLOBS = "Azure Blobs"
+    ADLS = "Azure Data Lake Storage"
+    POSTGRESQL = "Azure Database for PostgreSQL"
+    POSTGRESQL_FLEX = "Azure Database for PostgreSQL flexible server"
+    MYSQL_FLEX = "Azure Database for MySQL flexible server"
+    AKS = "AKS"
     UNKNOWN = "Unknown workload"
 
 
@@ -47,6 +55,9 @@ class JobError:
     number: int | None
     message: str
     recommendations: tuple[str, ...] = ()
+    retryable: bool | None = None  # Backup vault jobs say so (``isRetryable``); Recovery Services jobs don't
+    user_error: bool | None = None  # ``isUserError``
+    inner_code: str | None = None  # ``innerError.code`` of a Backup vault job: ``ServerNotReadyForLongTermBackup``, …
 
 
 @dataclass(frozen=True)

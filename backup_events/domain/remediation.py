@@ -3,7 +3,8 @@
 The catalog is data: ``catalog.toml`` (English, and everything that matches a job) and one ``catalog.<lang>.toml``
 per other language in ``LANGUAGES`` (the same entries' words, keyed by entry key); this module only reads them.
 Matching order, first hit wins:
-1. an exact string code (case-insensitive; alerts carry it lower-cased),
+1. an exact string code (case-insensitive; alerts carry it lower-cased); a Backup vault error's
+   ``<code>/<inner code>`` before its code alone,
 2. the integer code,
 3. a message pattern on Azure's error text, normalised (case, whitespace, trailing period, "Error:" prefixes).
 """
@@ -81,7 +82,10 @@ class Catalog:
     def diagnose(self, errors: Iterable[JobError], *, extra_codes: Iterable[str] = ()) -> Diagnosis:
         """Find the entry for a job's errors (first error first); ``extra_codes`` come from alert ids."""
         errors = tuple(errors)
-        for code in [e.code for e in errors if e.code] + list(extra_codes):
+        # Backup vault errors name a cause under a generic code (PostgreSQLFlexOperationFailedUserError with inner
+        # code ResourceGroupNotFound): the catalog keys those as "<code>/<inner code>", tried before the code alone.
+        inner = [f"{e.code}/{e.inner_code}" for e in errors if e.code and e.inner_code]
+        for code in inner + [e.code for e in errors if e.code] + list(extra_codes):
             if entry := self.by_code.get(code.casefold()):
                 return Diagnosis(entry, "code", code)
         for error in errors:
@@ -103,6 +107,23 @@ class Catalog:
         first = errors[0] if errors else None
         looked_up = (first.code or (str(first.number) if first.number is not None else None)) if first else None
         return Diagnosis(None, None, looked_up or next(iter(extra_codes), None))
+
+
+def severity_of(diagnosis: Diagnosis, errors: Iterable[JobError]) -> Severity | None:
+    """Whose move it is: the catalog's word when it knows the error, else what Azure says of it.
+
+    Backup vault jobs flag each error ``isUserError`` / ``isRetryable``. Only a flag that is set counts: the live
+    service sends ``false`` for both on ``UserErrorStorageAccountContainerNotFound`` (a user error by any reading),
+    so a ``false`` says nothing. Recovery Services jobs carry neither flag.
+    """
+    if diagnosis.remediation:
+        return diagnosis.remediation.severity
+    errors = tuple(errors)
+    if any(e.user_error for e in errors):
+        return Severity.USER
+    if any(e.retryable for e in errors):
+        return Severity.TRANSIENT
+    return None
 
 
 def translated_docs(english: str, language: str) -> str:

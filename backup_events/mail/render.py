@@ -20,6 +20,7 @@ from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
 from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Remediation, Severity
 from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
+from backup_events.domain.remediation import severity_of
 from backup_events.domain.summary import Summary
 from backup_events.domain.watch import BlindSpot, Scope, fix_for
 from backup_events.mail import i18n
@@ -149,7 +150,6 @@ def facts_of(
     job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good: datetime | None = None, unknown: str = ""
 ) -> Facts:
     """Precompute the wording of one email."""
-    remediation = diagnosis.remediation
     phase, phase_from = phase_of(job, diagnosis)
     error = job.error
     return Facts(
@@ -159,7 +159,7 @@ def facts_of(
         told=told_code(job, diagnosis),
         phase=phase,
         phase_from=phase_from,
-        severity=_SEVERITY_WORDS[remediation.severity] if remediation else "Unknown",
+        severity=_SEVERITY_WORDS[severity] if (severity := severity_of(diagnosis, job.errors)) else "Unknown",
         started=_when(job.start),
         ended=_when(job.end),
         duration=_how_long(job.duration),

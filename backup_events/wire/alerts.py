@@ -246,7 +246,9 @@ def _vault(targets: Any) -> dict[str, str]:
     try:
         vault = parse_vault_id(targets[0])
     except MalformedInputError:
-        raise MalformedInputError(f"alert target {targets[0]!r} is not a Recovery Services vault", field=field) from None
+        raise MalformedInputError(
+            f"alert target {targets[0]!r} is not a Recovery Services vault or Backup vault", field=field
+        ) from None
     group = vault["resource_group"]
     if not (len(group) <= 90 and not group.endswith(".") and all(_group_character(c) for c in group)):
         raise MalformedInputError("the vault's resource group name breaks Azure's naming rules", field=field)

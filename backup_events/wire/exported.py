@@ -2,13 +2,15 @@
 
 Accepted, in any mix: ``az backup job list -o json`` (a JSON array), REST list pages (``{"value": [...]}``),
 single jobs (a ``JobResource``, list or details form), and ``az backup item list -o json`` / REST pages of
-protected items. Files are read as UTF-8, UTF-8 with a BOM, or UTF-16 (what Windows PowerShell's ``>`` writes).
+protected items; the same of Backup vaults (``az dataprotection job list``, backup instances) and Resource Graph
+answers (``{"data": [...]}``). Files are read as UTF-8, UTF-8 with a BOM, or UTF-16 (what Windows PowerShell's ``>`` writes).
 """
 
 from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from backup_events.domain.ids import vault_of
 from backup_events.errors import MalformedInputError
 from backup_events.wire.jobs import vault_of_job
 
+_BACKUP_INSTANCE = re.compile(r"/backupinstances/[^/]+/?$")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
@@ -51,16 +54,18 @@ def resources_in(document: Any) -> Iterator[Mapping[str, Any]]:
             yield from resources_in(element)
     elif isinstance(document, Mapping) and isinstance(document.get("value"), list) and "properties" not in document:
         yield from resources_in(document["value"])
+    elif isinstance(document, Mapping) and isinstance(document.get("data"), list) and "properties" not in document:
+        yield from resources_in(document["data"])  # a Resource Graph answer: its rows are resources
     elif isinstance(document, Mapping):
         yield document
 
 
 def kind_of(resource: Mapping[str, Any]) -> str:
-    """``job``, ``item`` (a protected item) or ``other``, by the ARM id."""
+    """``job``, ``item`` (a protected item or a Backup vault's backup instance) or ``other``, by the ARM id."""
     resource_id = str(resource.get("id") or "").casefold()
     if "/backupjobs/" in resource_id:
         return "job"
-    if "/protecteditems/" in resource_id:
+    if "/protecteditems/" in resource_id or _BACKUP_INSTANCE.search(resource_id):
         return "item"
     return "other"
 

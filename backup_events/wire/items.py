@@ -1,4 +1,5 @@
-"""Pure: a ``ProtectedItemResource`` as the Recovery Services API (or ``az backup item list``) returns it, read."""
+"""Pure: a ``ProtectedItemResource`` as the Recovery Services API (or ``az backup item list``) returns it, read;
+a Backup vault's backup instance through ``wire/dataprotection.py``."""
 
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ from typing import Any
 
 from backup_events.domain.exposure import ProtectedItem
 from backup_events.domain.identity import item_of_protected_item
+from backup_events.domain.ids import is_backup_vault
+from backup_events.wire.dataprotection import backup_instance_of
 from backup_events.wire.jobs import parse_time, workload_of
 
 
 def protected_item_of(raw: Mapping[str, Any], vault_id: str) -> ProtectedItem:
-    """One ``ProtectedItemResource`` (wire JSON) as a value."""
+    """One ``ProtectedItemResource`` (wire JSON), or a Backup vault's ``BackupInstanceResource``, as a value."""
+    if is_backup_vault(vault_id):
+        latest = raw.get("latestRecoveryPoint")
+        point = (latest.get("properties") or {}) if isinstance(latest, Mapping) else {}
+        when = parse_time(point.get("recoveryPointTime"), "latestRecoveryPoint.properties.recoveryPointTime")
+        return backup_instance_of(raw, vault_id, last_recovery_point=when)
     properties = raw.get("properties") or {}
     item_type = str(properties.get("protectedItemType") or "")
     job_like = {

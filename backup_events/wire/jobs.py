@@ -1,5 +1,7 @@
 """Pure: a ``JobResource`` as the jobs API returns it becomes a ``BackupJob``.
 
+A Backup vault's job (``Microsoft.DataProtection``) is read by ``wire/dataprotection.py``, through the same entry.
+
 The wire differs from the spec in ways that matter here (seen in the live service's recordings, tests/data/recorded/):
 durations come as ISO 8601 or as .NET TimeSpans, ids as ``/Subscriptions/`` or ``/subscriptions/``,
 and list items lack ``extendedInfo``.
@@ -14,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from backup_events.domain.identity import item_of_job
-from backup_events.domain.ids import parse_crr_job_id, parse_vault_id
+from backup_events.domain.ids import is_backup_vault, parse_crr_job_id, parse_vault_id
 from backup_events.domain.model import BackupJob, JobError, Phase, Task, Workload
 from backup_events.errors import MalformedInputError
 
@@ -221,6 +223,17 @@ def normalise_job(job: Mapping[str, Any]) -> BackupJob:
     if not isinstance(job_id, str) or not job_id:
         raise MalformedInputError("not a backup job: no id", field="id")
     notes: list[str] = []
+    if is_backup_vault(job_id):  # a Backup vault's job: its own flat shape (wire/dataprotection.py)
+        from backup_events.wire.dataprotection import normalise_backup_vault_job  # noqa: PLC0415 - it reads times with this module
+
+        return normalise_backup_vault_job(
+            job,
+            properties,
+            start=_lenient(parse_time, properties.get("startTime"), "properties.startTime", notes),
+            end=_lenient(parse_time, properties.get("endTime"), "properties.endTime", notes),
+            duration=_lenient(lambda v, _: parse_duration(v), properties.get("duration"), "properties.duration", notes),
+            notes=notes,
+        )
     parts = _job_parts(job_id, properties, notes)
     job_name = str(job.get("name") or parts["job_name"])
     if not job_name or not parts["job_name"]:

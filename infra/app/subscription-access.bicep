@@ -3,6 +3,9 @@ targetScope = 'subscription'
 
 param principalId string
 
+@description('Resource id of the backup-events Backup vault reader role (main.bicep): Backup vaults, their jobs, backup instances, recovery points, policies.')
+param backupVaultReaderRoleId string
+
 // Backup Reader: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/management-and-governance#backup-reader
 // Discovery is GET /subscriptions/{id}/providers/Microsoft.RecoveryServices/vaults, which returns the vaults the
 // caller may read: it needs Microsoft.RecoveryServices/Vaults/read, which Backup Reader has (with
@@ -14,6 +17,17 @@ resource appBackupReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   name: guid(subscription().id, principalId, backupReader)
   properties: {
     roleDefinitionId: backupReader
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The Backup vault reader role on the subscription, for the app identity: discover every Backup vault in it
+// (GET /subscriptions/{id}/providers/Microsoft.DataProtection/backupVaults) and read their jobs and backup instances.
+resource appBackupVaultReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, principalId, backupVaultReaderRoleId)
+  properties: {
+    roleDefinitionId: backupVaultReaderRoleId
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

@@ -15,7 +15,7 @@ VM_LAST_GOOD = "2026-11-23 16:12 UTC, 28 h 13 min before this failure"  # vm-app
 def test_every_backup_failure_email_says_when_the_last_good_recovery_point_was(build: BuildServices, outbox: Path) -> None:
     poll_jobs(build())
     backup_failures = [m for m in emails_in(outbox) if str(m["Subject"]).startswith("[Backup failed]")]
-    assert len(backup_failures) == 9  # every failed backup in the samples
+    assert len(backup_failures) == 10  # every failed backup in the samples (one of a Backup vault's disk)
     for message in backup_failures:
         text, html = text_of(message), html_of(message)
         assert "Last good  : " in text or "Newer point: " in text, message["Subject"]
@@ -50,3 +50,15 @@ def test_the_last_good_point_is_unknown_only_with_the_reason(build: BuildService
     texts = [text_of(m) for m in emails_in(outbox)]
     assert not any("could not be read" in t for t in texts)  # every read succeeded
     assert all("unknown (" not in t or "unknown (the item is not among" in t or "no recovery point yet" in t for t in texts)
+
+
+def test_a_backup_vault_disk_failure_names_the_disk_the_fix_and_its_last_recovery_point(
+    build: BuildServices, outbox: Path
+) -> None:
+    poll_jobs(build())
+    (disk,) = [m for m in emails_in(outbox) if "disk-sql-data-01" in str(m["Subject"])]
+    text = text_of(disk)
+    assert disk["Subject"] == "[Backup failed] disk-sql-data-01: UserErrorNotEnoughPermissionOnSnapshotRG"
+    assert "Azure Disk" in text and "Trigger Backup (from the job's tasks)" in text
+    assert "Disk Snapshot Contributor" in text
+    assert "Last good  : 2026-11-23 22:01 UTC" in text

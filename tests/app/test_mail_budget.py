@@ -25,7 +25,7 @@ from tests.conftest import Clock
 FAILED_JOBS = [
     job
     for job in bundled_jobs()
-    if job["properties"]["status"] == "Failed" and job["properties"]["jobType"] != "AzureFutureWorkloadJob"
+    if job["properties"]["status"] == "Failed" and job["properties"].get("jobType") != "AzureFutureWorkloadJob"
 ]
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import pytest
 
+from backup_events.adapters.sample_jobs import bundled_jobs
 from backup_events.app.relay import RelayAnswer, relay_alert, relay_webhook
+from backup_events.domain.ids import is_backup_vault, watched
 from backup_events.errors import PublishError, UnauthorizedError
 from tests.app.parts import VM_JOB, job_alert, security_alert
 
@@ -130,3 +133,16 @@ def test_an_alert_from_a_vault_this_app_does_not_watch_is_refused_with_403_and_n
     assert answer == RelayAnswer(403, "refused: the alert's vault is not one this app watches")
     assert (topic.events, seen) == ([], [VAULT])
     assert relay_alert(topic, body(job_alert(VM_JOB)), watches=lambda vault_id: vault_id == VAULT).status == 202
+
+
+def test_an_alert_from_a_watched_backup_vault_is_published_and_one_from_an_unwatched_one_refused() -> None:
+    disk_job = next(j for j in bundled_jobs() if is_backup_vault(j["id"]))  # bv-data-weu's failed disk backup
+    subscription = disk_job["id"].split("/")[2]
+    topic, alert = Topic(), job_alert(disk_job)
+    watching = partial(watched, vault_ids=(), subscription_ids=(subscription,))
+    assert relay_alert(topic, body(alert), watches=watching).status == 202
+    ((event),) = topic.events
+    assert event["source"] == disk_job["id"].rsplit("/backupJobs/", 1)[0].lower()
+    assert event["subject"] == disk_job["name"]
+    elsewhere = partial(watched, vault_ids=(), subscription_ids=("00000000-0000-0000-0000-00000000ffff",))
+    assert relay_alert(Topic(), body(alert), watches=elsewhere).status == 403

@@ -11,6 +11,17 @@ Speaks the documented shapes (Microsoft Learn: https://learn.microsoft.com/azure
 * ``GET …/vaults/{vault}/backupProtectedItems`` (paged) and ``GET …/vaults/{vault}/backupPolicies/{name}``: the
   protected items (last recovery point) and their policies (schedule), for exposure and missed backups.
 
+And the Backup vault (``Microsoft.DataProtection``) read endpoints, at the api-version azure-mgmt-dataprotection
+2.2.0 sends (``DATAPROTECTION_API_VERSION``):
+
+* ``GET …/providers/Microsoft.DataProtection/backupVaults/{vault}/backupJobs`` (``Jobs_List``, no ``$filter`` in the
+  REST API: one given is recorded in :attr:`ArmStandIn.dp_filters_seen` and ignored, as ARM ignores unknown query
+  parameters), paged, list items with ``extendedInfo: null`` as the live service sends them;
+  ``…/backupJobs/{jobId}`` (``Jobs_Get``) as stored;
+* ``…/backupInstances`` (paged), ``…/backupInstances/{name}/recoveryPoints`` (paged; ``$filter`` in the CLI's
+  grammar ``startDate eq '<ISO>' and endDate eq '<ISO>'``, parsed strictly), ``…/backupPolicies/{name}``;
+* ``GET /subscriptions/{sub}/providers/Microsoft.DataProtection/backupVaults``: discovery.
+
 Checks what ARM checks (bearer token, api-version); paths match case-insensitively. Fault injection per vault:
 :meth:`ArmStandIn.throttle` (429 + Retry-After) and :meth:`ArmStandIn.fail`; :attr:`ArmStandIn.vault_requests` counts
 requests per vault name (lower-case).
@@ -58,6 +69,22 @@ _ITEMS_PATH = re.compile(
 )
 _TAGS_PATH = re.compile(r"^(?P<resource>/subscriptions/.+)/providers/microsoft\.resources/tags/default/?$", re.IGNORECASE)
 _VAULTS_PATH = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.recoveryservices/vaults/?$", re.IGNORECASE)
+
+DATAPROTECTION_API_VERSION = "2026-06-01"
+"""What azure-mgmt-dataprotection 2.2.0 sends."""
+_DP = (
+    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
+    r"/providers/microsoft\.dataprotection/backupvaults/(?P<vault>[^/]+)"
+)
+_DP_VAULT_ID = re.compile(_DP + r"/?$", re.IGNORECASE)
+_DP_JOB_ID = re.compile(_DP + r"/backupjobs/(?P<job>[^/]+)/?$", re.IGNORECASE)
+_DP_PATH = re.compile(
+    _DP + r"/(?:backupjobs(?:/(?P<job>[^/]+))?|(?P<instances>backupinstances)(?:/(?P<instance>[^/]+)/recoverypoints)?"
+    r"|backuppolicies/(?P<policy>[^/]+))/?$",
+    re.IGNORECASE,
+)
+_DP_VAULTS_PATH = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.dataprotection/backupvaults/?$", re.IGNORECASE)
+_RP_FILTER = re.compile(r"^startDate eq '(?P<start>[^']+)' and endDate eq '(?P<end>[^']+)'$")
 
 FILTER_FIELDS = ("status", "backupManagementType", "operation", "jobId", "startTime", "endTime")
 STATUS_VALUES = ("Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling")
@@ -151,6 +178,14 @@ def _job_start(job: dict[str, Any]) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def _iso(text: str) -> datetime | None:
+    """An ISO 8601 UTC time with up to 7 fractional digits, as the service writes them."""
+    try:
+        return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
 def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return json_response(status, {"error": {"code": code, "message": message}}, headers)
 
@@ -191,6 +226,13 @@ class ArmStandIn(LoopbackHttpsServer):
         self._items: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._policies: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self._tags: dict[str, dict[str, str]] = {}
+        self.dataprotection_api_version = DATAPROTECTION_API_VERSION
+        self.dp_filters_seen: list[str] = []
+        self._dp_vaults: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
+        self._dp_jobs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self._dp_instances: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self._dp_points: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+        self._dp_policies: dict[tuple[str, str, str, str], dict[str, Any]] = {}
 
     # ---- store -------------------------------------------------------------------------------------------------
 
@@ -248,6 +290,120 @@ class ArmStandIn(LoopbackHttpsServer):
         with self._state:
             self._tags[resource_id.rstrip("/").lower()] = dict(tags)
 
+    # ---- Backup vaults (Microsoft.DataProtection) -----------------------------------------------------------------
+
+    def _dp_key(self, vault_id: str) -> tuple[str, str, str]:
+        match = _DP_VAULT_ID.match(vault_id)
+        if not match:
+            raise ValueError(f"not a Backup vault id: {vault_id}")
+        return match["sub"].lower(), match["rg"].lower(), match["vault"].lower()
+
+    def add_backup_vault(self, vault_id: str, *, location: str = "westeurope") -> dict[str, Any]:
+        key = self._dp_key(vault_id)
+        vault = {"id": vault_id, "name": vault_id.rstrip("/").rsplit("/", 1)[-1], "type": "Microsoft.DataProtection/backupVaults"}
+        with self._state:
+            self._dp_vaults.setdefault(key[0], {})[key] = {**vault, "location": location, "properties": {}}
+            self._dp_jobs.setdefault(key, [])
+        return vault
+
+    def add_backup_vault_job(self, job_json: dict[str, Any]) -> None:
+        """Store a Backup vault job exactly as given (a GET body); its vault comes from its ``id``, in any casing."""
+        match = _DP_JOB_ID.match(str(job_json.get("id", "")))
+        if not match:
+            raise ValueError(f"not a Backup vault job id: {job_json.get('id')!r}")
+        key = (match["sub"].lower(), match["rg"].lower(), match["vault"].lower())
+        with self._state:
+            known = key in self._dp_vaults.get(key[0], {})
+        if not known:
+            self.add_backup_vault(re.split("/backupjobs/", job_json["id"], flags=re.IGNORECASE)[0])
+        with self._state:
+            self._dp_jobs[key].append(copy.deepcopy(job_json))
+
+    def add_backup_instance(
+        self, vault_id: str, instance_json: dict[str, Any], recovery_points: list[dict[str, Any]] = ()
+    ) -> None:  # type: ignore[assignment]
+        """Store a ``BackupInstanceResource`` and its recovery points."""
+        key = self._dp_key(vault_id)
+        with self._state:
+            self._dp_instances.setdefault(key, []).append(copy.deepcopy(instance_json))
+            self._dp_points[(*key, str(instance_json["name"]).lower())] = copy.deepcopy(list(recovery_points))
+
+    def add_backup_vault_policy(self, vault_id: str, policy_json: dict[str, Any]) -> None:
+        key = self._dp_key(vault_id)
+        with self._state:
+            self._dp_policies[(*key, str(policy_json["name"]).lower())] = copy.deepcopy(policy_json)
+
+    def _dataprotection(self, request: Request, match: re.Match[str] | None, vaults: re.Match[str] | None) -> Response:
+        if request.method != "GET":
+            return arm_error(405, "MethodNotAllowed", f"{request.method} is not supported on {request.path}")
+        auth = self._check_auth(request)
+        if auth is not None:
+            return auth
+        version = request.param("api-version")
+        if version != self.dataprotection_api_version:
+            return arm_error(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{version}' is invalid. The supported versions are '{self.dataprotection_api_version}'.",
+            )
+        if vaults is not None:
+            with self._state:
+                found = [copy.deepcopy(v) for v in self._dp_vaults.get(vaults["sub"].lower(), {}).values()]
+            return self._page(request, found, {})
+        assert match is not None
+        key = (match["sub"].lower(), match["rg"].lower(), match["vault"].lower())
+        with self._state:
+            self.vault_requests[key[2]] += 1
+        fault = self._take_fault(key[2])
+        if fault is not None:
+            headers = {"Retry-After": str(int(fault.retry_after or 0))} if fault.status == 429 else None
+            return arm_error(
+                fault.status, "TooManyRequests" if fault.status == 429 else "InternalServerError", "Injected.", headers
+            )
+        with self._state:
+            if key not in self._dp_vaults.get(key[0], {}):
+                return arm_error(
+                    404,
+                    "ResourceNotFound",
+                    f"The Resource 'Microsoft.DataProtection/backupVaults/{match['vault']}' was not found.",
+                )
+            jobs = [copy.deepcopy(j) for j in self._dp_jobs.get(key, [])]
+            instances = [copy.deepcopy(i) for i in self._dp_instances.get(key, [])]
+            points = copy.deepcopy(self._dp_points.get((*key, (match["instance"] or "").lower())))
+            policy = copy.deepcopy(self._dp_policies.get((*key, (match["policy"] or "").lower())))
+        if match["policy"]:
+            return json_response(200, policy) if policy else arm_error(404, "UserErrorPolicyNotFound", "Policy not found.")
+        if match["instance"]:
+            return self._recovery_points(request, points)
+        if match["instances"]:
+            return self._page(request, instances, {})
+        if match["job"]:
+            job = next((j for j in jobs if str(j.get("name", "")).lower() == match["job"].lower()), None)
+            return json_response(200, job) if job else arm_error(404, "ResourceNotFound", f"Job {match['job']} not found.")
+        if (given := request.param("$filter")) is not None:
+            with self._state:
+                self.dp_filters_seen.append(given)
+        for job in jobs:  # the live service sends list items with extendedInfo null
+            if isinstance(job.get("properties"), dict):
+                job["properties"]["extendedInfo"] = None
+        return self._page(request, jobs, {})
+
+    def _recovery_points(self, request: Request, points: list[dict[str, Any]] | None) -> Response:
+        if points is None:
+            return arm_error(404, "ResourceNotFound", "The backup instance was not found.")
+        given = request.param("$filter")
+        if given:
+            match = _RP_FILTER.match(given)
+            if not match:
+                return arm_error(
+                    400, "BadRequest", f"Invalid $filter: expected startDate eq '<ISO>' and endDate eq '<ISO>', got {given!r}"
+                )
+            start, end = _iso(match["start"]), _iso(match["end"])
+            if start is None or end is None:
+                return arm_error(400, "BadRequest", f"Invalid $filter: {given!r} has a date that is not ISO 8601")
+            points = [p for p in points if (when := _iso(p["properties"]["recoveryPointTime"])) and start <= when <= end]
+        return self._page(request, points, {"$filter": given} if given else {})
+
     # ---- fault injection ---------------------------------------------------------------------------------------
 
     def throttle(self, vault_name: str, times: int, retry_after: float = 0) -> None:
@@ -289,6 +445,9 @@ class ArmStandIn(LoopbackHttpsServer):
 
     def handle(self, request: Request) -> Response:
         path = request.path
+        dp_match, dp_vaults = _DP_PATH.match(path), _DP_VAULTS_PATH.match(path)
+        if dp_match or dp_vaults:
+            return self._dataprotection(request, dp_match, dp_vaults)
         jobs_match = _JOBS_PATH.match(path)
         vaults_match = _VAULTS_PATH.match(path)
         items_match = _ITEMS_PATH.match(path)
