@@ -125,6 +125,8 @@ def build(
         retention=timedelta(days=settings.retention_days),
         vault_concurrency=settings.vault_concurrency,
         routes=settings.routes,
+        language=settings.mail_language,
+        zone=settings.timezone,
         route_tag=settings.route_tag,
         route_tag_domains=settings.route_tag_domains,
         route_tag_replaces=settings.route_tag_mode == "replace",

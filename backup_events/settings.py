@@ -24,7 +24,7 @@ from typing import Any, Generic, NamedTuple, TypeVar, dataclass_transform
 
 from backup_events.domain.model import Workload
 from backup_events.domain.operations import OperationKind, parse_kinds
-from backup_events.domain.routing import Route, parse_routes
+from backup_events.domain.routing import Route, language_problem, parse_routes, zone_problem
 from backup_events.errors import ConfigurationError
 
 
@@ -278,6 +278,20 @@ def _routes(value: _Value) -> tuple[Route, ...]:
     return routes
 
 
+def _mail_language(value: _Value) -> str:
+    if problem := language_problem(value.text):
+        value.bad(problem)
+        return "en"
+    return value.text
+
+
+def _timezone(value: _Value) -> str:
+    if problem := zone_problem(value.text):
+        value.bad(problem)
+        return "UTC"
+    return value.text
+
+
 def _tell_operations(value: _Value) -> frozenset[OperationKind]:
     operations, unknown = parse_kinds(value.text)
     if unknown or not operations:
@@ -421,11 +435,26 @@ class Settings:
         parse=_mail_recipients,
         doc="Comma-separated addresses that get the emails (at most 50).",
     )
+    mail_language: str = setting(
+        name="BACKUP_MAIL_LANGUAGE",
+        unset="en",
+        example="ja",
+        parse=_mail_language,
+        doc="The emails' language: 'en' or 'ja' (per group: `lang=` in BACKUP_ROUTES).",
+    )
+    timezone: str = setting(
+        name="BACKUP_TIMEZONE",
+        unset="UTC",
+        example="Asia/Tokyo",
+        parse=_timezone,
+        doc="IANA time zone of every time shown, e.g. `Asia/Tokyo` (per group: `tz=` in BACKUP_ROUTES).",
+    )
     routes: tuple[Route, ...] = setting(
         name="BACKUP_ROUTES",
-        example="rg:rg-sql=dba@contoso.com;vault:rsv-prod=ops@contoso.com,backup@contoso.com",
+        example="rg:rg-sql=dba@contoso.com;vault:rsv-tokyo=ops@contoso.jp,backup@contoso.jp lang=ja tz=Asia/Tokyo",
         parse=_routes,
-        doc="Per-vault, per-resource-group or per-subscription recipients; others go to BACKUP_MAIL_RECIPIENTS.",
+        doc="Per-vault, per-resource-group or per-subscription recipients, each group optionally with its own "
+        "`lang=` and `tz=`; others go to BACKUP_MAIL_RECIPIENTS.",
     )
     route_tag: str = setting(
         name="BACKUP_ROUTE_TAG",

@@ -199,3 +199,22 @@ def test_settings_that_contradict_each_other_are_refused(values: dict[str, str],
     with pytest.raises(ConfigurationError) as refused:
         Settings.from_environ({**base, "BACKUP_MAIL_RECIPIENTS": "a@contoso.com", **values})
     assert any(p.startswith(problem) for p in refused.value.problems), refused.value.problems
+
+
+def test_the_mail_language_and_time_zone_default_to_english_in_utc_and_are_checked() -> None:
+    settings = Settings.from_environ(AZURE)
+    assert (settings.mail_language, settings.timezone) == ("en", "UTC")
+    tokyo = Settings.from_environ({**AZURE, "BACKUP_MAIL_LANGUAGE": "ja", "BACKUP_TIMEZONE": "Asia/Tokyo"})
+    assert (tokyo.mail_language, tokyo.timezone) == ("ja", "Asia/Tokyo")
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ({**AZURE, "BACKUP_MAIL_LANGUAGE": "jp", "BACKUP_TIMEZONE": "JST"})
+    assert caught.value.problems == (
+        "BACKUP_MAIL_LANGUAGE: language 'jp' is not one of en, ja; a valid value looks like 'ja'",
+        "BACKUP_TIMEZONE: time zone 'JST' is not an IANA name such as Asia/Tokyo or UTC; a valid value looks like 'Asia/Tokyo'",
+    )
+
+
+def test_a_route_names_its_groups_language_and_zone() -> None:
+    routes = "rg:rg-db-tokyo=dba@contoso.jp lang=ja tz=Asia/Tokyo;vault:rsv-prod=ops@contoso.com"
+    settings = Settings.from_environ({**AZURE, "BACKUP_ROUTES": routes})
+    assert [(r.language, r.zone) for r in settings.routes] == [("ja", "Asia/Tokyo"), ("", "")]
