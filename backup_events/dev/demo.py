@@ -49,11 +49,12 @@ def _fresh(state: Path, reset: bool) -> None:
         shutil.rmtree(state)
 
 
-def run(state: Path, outbox: Path, *, reset: bool = False) -> RunReport:
-    """One poll of the sample world; the ledger survives in ``state`` for the next run."""
+def run(state: Path, outbox: Path, *, reset: bool = False, **overrides: str) -> RunReport:
+    """One poll of the sample world; the ledger survives in ``state`` for the next run. ``overrides`` are settings
+    (``BACKUP_MAIL_LANGUAGE=ja``, ``BACKUP_TIMEZONE=Asia/Tokyo``)."""
     _fresh(state, reset)
     with local_azurite.running(state / "azurite") as connection:
-        return poll.poll_jobs(bootstrap.build(settings_for(connection, outbox), clock=lambda: DEMO_NOW))
+        return poll.poll_jobs(bootstrap.build(settings_for(connection, outbox, **overrides), clock=lambda: DEMO_NOW))
 
 
 class _StorySource(SampleJobSource):
@@ -99,15 +100,18 @@ def _again(template: Mapping[str, Any], n: int, at: datetime, **properties: Any)
     return job
 
 
-def story(state: Path, outbox: Path, *, show: Callable[[str, RunReport], None]) -> list[tuple[str, RunReport]]:
-    """Two days of a backup estate, polled at chosen moments; ``show`` is called after each step."""
+def story(state: Path, outbox: Path, *, show: Callable[[str, RunReport], None], **overrides: str) -> list[tuple[str, RunReport]]:
+    """Two days of a backup estate, polled at chosen moments; ``show`` is called after each step. ``overrides`` are
+    settings (the readers' language and time zone)."""
     shutil.rmtree(state, ignore_errors=True)
     source = _StorySource()
     vm_failure = source.all[0]  # vm-app-02, UserErrorGuestAgentStatusUnavailable
     now = {"t": DEMO_NOW}
     steps: list[tuple[str, RunReport]] = []
     with local_azurite.running(state / "azurite") as connection:
-        settings = settings_for(connection, outbox, BACKUP_DIGEST_THRESHOLD="12", BACKUP_LOOKBACK_HOURS="36")
+        settings = settings_for(
+            connection, outbox, **{"BACKUP_DIGEST_THRESHOLD": "12", "BACKUP_LOOKBACK_HOURS": "36", **overrides}
+        )
         services = bootstrap.build(settings, clock=lambda: now["t"], source=source)
 
         def step(title: str, at: datetime) -> None:
