@@ -1,8 +1,8 @@
 """The emails' translation machinery: gettext catalogs compiled with Babel, Jinja2's i18n extension, Babel's dates.
 
-The product templates are not translated yet; ``i18n_demo/templates/demo.html.j2`` shows the whole path on a
-template of its own: Babel's Jinja2 extractor finds its words, a catalog translates them, Babel compiles it, and the
-environment ``render`` uses speaks Japanese with the input still escaped.
+``i18n_demo/templates/demo.html.j2`` shows the whole path on a template of its own: Babel's Jinja2 extractor finds
+its words, a catalog translates them, Babel compiles it, and the environment ``render`` uses speaks Japanese with the
+input still escaped. The product's own emails in Japanese are specified in tests/test_japanese_emails.py.
 """
 
 from __future__ import annotations
