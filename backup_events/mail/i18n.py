@@ -1,11 +1,13 @@
 """The emails in the reader's language: gettext catalogs compiled with Babel, Jinja2's i18n extension, Babel's dates.
 
 The catalogs live in ``locale/``: ``messages.pot`` (every translatable string, extracted by Babel's Jinja2 extractor
-from ``templates/`` and by its Python extractor from this package, as ``babel.cfg`` says), and per language
+from ``templates/`` and by its Python extractor from ``mail/``, ``domain/operations.py`` and ``cli/main.py``, as
+``babel.cfg`` says), and per language
 ``<lang>/LC_MESSAGES/messages.po`` (the translations) and ``messages.mo`` (compiled). The ``.mo`` is committed, so a
 deployed Function App needs no build step; ``tests/unit/test_i18n.py`` fails while any of the three is stale.
 
-After changing a ``{% trans %}`` text or a ``.po``: ``python -m backup_events.mail.i18n`` (extract, update, compile).
+After changing a wrapped text or a ``.po``: ``python -m backup_events.mail.i18n`` (extract, update, compile); how to
+wrap, translate and check new words is docs/i18n.md.
 """
 
 from __future__ import annotations
