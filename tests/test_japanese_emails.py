@@ -247,3 +247,16 @@ def test_japanese_subjects_stay_within_the_header_limits_after_rfc2047_encoding(
         encoded = str(Header(written.subject, "utf-8").encode())
         assert "=?utf-8?" in encoded and all(len(line) <= 998 for line in encoded.splitlines())
         assert written.subject.encode("utf-8").decode("utf-8") == written.subject
+
+
+def test_a_subject_cut_at_its_limit_in_japanese_still_folds_into_short_header_lines() -> None:
+    # synth: an item named in Japanese (a database may be), long enough that the subject is cut at 250 characters.
+    import email  # noqa: PLC0415
+    import email.policy  # noqa: PLC0415
+
+    subject = one_line("[バックアップ失敗] " + "販売データベース" * 40 + ": UserErrorParentFullBackupMissing")
+    assert len(subject) == 250
+    lines = _header_lines(Written(subject, "本文", "<p>本文</p>"))
+    assert max(len(line) for line in lines) <= 78  # folded at 76 (RFC 2047 encoded words), far below 998
+    raw = b"\n".join(lines) + b"\n\n"
+    assert str(email.message_from_bytes(raw, policy=email.policy.default)["Subject"]) == subject
