@@ -400,6 +400,14 @@ def render_alert(
     return _addressed(key, subject, "alert", context, sender=sender, recipients=recipients, reader=reader)
 
 
+# Latin text in Segoe UI everywhere; Japanese in the fonts Windows (Meiryo, Yu Gothic) and Apple (Hiragino) ship, so a
+# mail client does not fall back to a bitmap or Mincho face for CJK.
+_FONTS = {
+    "en": "Segoe UI,Helvetica,Arial,sans-serif",
+    "ja": "Segoe UI,Meiryo,Yu Gothic,Hiragino Sans,Hiragino Kaku Gothic ProN,Noto Sans CJK JP,sans-serif",
+}
+
+
 def _addressed(
     key: str,
     subject: str,
@@ -412,7 +420,12 @@ def _addressed(
 ) -> EmailMessage:
     environment = _environment(reader.language)
     # Plain-text labels line up in a column as wide as the longest (Azure code / Azure コード: 13 columns in Japanese).
-    context = {"lang": reader.language, "pad_to": 11 if reader.language == "en" else 13, **context}
+    context = {
+        "lang": reader.language,
+        "pad_to": 11 if reader.language == "en" else 13,
+        "font_family": _FONTS.get(reader.language, _FONTS["en"]),
+        **context,
+    }
     return EmailMessage(
         key=key,
         subject=one_line(subject),
