@@ -170,6 +170,8 @@ def build(
         retention=timedelta(days=settings.retention_days),
         vault_concurrency=settings.vault_concurrency,
         routes=settings.routes,
+        language=settings.mail_language,
+        zone=settings.timezone,
         route_tag=settings.route_tag,
         route_tag_domains=settings.route_tag_domains,
         route_tag_replaces=settings.route_tag_mode == "replace",
@@ -180,7 +182,6 @@ def build(
         discovered_subscriptions=settings.subscription_ids if settings.jobs_source == "arm" else (),
         blind_after_runs=settings.blind_after_runs,
         summary_time=settings.summary_schedule,
-        timezone=settings.timezone,
     )
 
 

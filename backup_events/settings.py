@@ -25,7 +25,7 @@ from typing import Any, Generic, NamedTuple, TypeVar, dataclass_transform
 
 from backup_events.domain.model import Workload
 from backup_events.domain.operations import OperationKind, parse_kinds
-from backup_events.domain.routing import Route, parse_routes
+from backup_events.domain.routing import Route, language_problem, parse_routes, zone_problem
 from backup_events.domain.words import counted, plural
 from backup_events.errors import ConfigurationError
 
@@ -335,6 +335,20 @@ def _routes(value: _Value) -> tuple[Route, ...]:
     return routes
 
 
+def _mail_language(value: _Value) -> str:
+    if problem := language_problem(value.text):
+        value.bad(problem)
+        return "en"
+    return value.text
+
+
+def _timezone(value: _Value) -> str:
+    if problem := zone_problem(value.text):
+        value.bad(problem)
+        return "UTC"
+    return value.text
+
+
 def _tell_operations(value: _Value) -> frozenset[OperationKind]:
     operations, unknown = parse_kinds(value.text)
     if unknown or not operations:
@@ -371,17 +385,6 @@ def _daily_time(value: _Value) -> str | None:
     if match is None:
         value.bad("must be a time of day HH:MM on a quarter hour (the summary timer runs every 15 minutes), or 'off'")
         return "09:00"
-    return value.text
-
-
-def _timezone(value: _Value) -> str:
-    import zoneinfo  # noqa: PLC0415 - only read when the settings are
-
-    try:
-        zoneinfo.ZoneInfo(value.text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        value.bad("must be an IANA time zone name, such as Asia/Tokyo or Europe/Berlin")
-        return "UTC"
     return value.text
 
 
@@ -545,11 +548,26 @@ class Settings:
         parse=_mail_recipients,
         doc="Comma-separated addresses that get the emails (at most 50).",
     )
+    mail_language: str = setting(
+        name="BACKUP_MAIL_LANGUAGE",
+        unset="en",
+        example="ja",
+        parse=_mail_language,
+        doc="The emails' language: 'en' or 'ja' (per group: `lang=` in BACKUP_ROUTES).",
+    )
+    timezone: str = setting(
+        name="BACKUP_TIMEZONE",
+        unset="UTC",
+        example="Asia/Tokyo",
+        parse=_timezone,
+        doc="IANA time zone of every time shown, e.g. `Asia/Tokyo` (per group: `tz=` in BACKUP_ROUTES).",
+    )
     routes: tuple[Route, ...] = setting(
         name="BACKUP_ROUTES",
-        example="rg:rg-sql=dba@contoso.com;vault:rsv-prod=ops@contoso.com,backup@contoso.com",
+        example="rg:rg-sql=dba@contoso.com;vault:rsv-tokyo=ops@contoso.jp,backup@contoso.jp lang=ja tz=Asia/Tokyo",
         parse=_routes,
-        doc="Per-vault, per-resource-group or per-subscription recipients; others go to BACKUP_MAIL_RECIPIENTS.",
+        doc="Per-vault, per-resource-group or per-subscription recipients, each group optionally with its own "
+        "`lang=` and `tz=`; others go to BACKUP_MAIL_RECIPIENTS.",
     )
     route_tag: str = setting(
         name="BACKUP_ROUTE_TAG",
@@ -628,13 +646,6 @@ class Settings:
         unset="09:00",
         parse=_daily_time,
         doc="When the daily summary is sent: HH:MM (quarter hours) in `BACKUP_TIMEZONE`, every day; 'off' to stop it.",
-    )
-    timezone: str = setting(
-        name="BACKUP_TIMEZONE",
-        unset="UTC",
-        example="Asia/Tokyo",
-        parse=_timezone,
-        doc="IANA time zone of the daily summary's time and dates, such as Asia/Tokyo.",
     )
     vault_concurrency: int = setting(
         name="BACKUP_VAULT_CONCURRENCY",

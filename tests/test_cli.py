@@ -317,3 +317,44 @@ def test_summary_on_demand_writes_the_summary_of_what_the_polls_recorded(
     assert subject.startswith("[Backup summary] ") and " failing" in subject and "jobs succeeded" in subject
     assert last == "backup-events summary: 1 sent, 0 sent before, 1 recipient group(s)"
     assert run(capsys, "summary", "--settings", str(path))[1].endswith("0 sent, 1 sent before, 1 recipient group(s)\n")
+
+
+def test_explain_in_japanese_prints_a_japanese_subject_and_body_with_jst_times(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKUP_MAIL_LANGUAGE", "ja")
+    monkeypatch.setenv("BACKUP_TIMEZONE", "Asia/Tokyo")
+    code, out, err = run(capsys, "explain", str(VM))
+    assert code == 0 and err == ""
+    assert out.splitlines()[0] == "Subject: [バックアップ失敗] vm-app-02: UserErrorGuestAgentStatusUnavailable"
+    assert "対処方法" in out and "RdAgent" in out  # the catalog's steps, in Japanese
+    assert "2026年11月21日 05:25 JST" in out and " UTC" not in out
+    assert "Azure からのメッセージ (原文)\nVM Agent unable to communicate with Azure Backup" in out
+
+
+def test_explain_lang_and_tz_choose_over_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKUP_MAIL_LANGUAGE", "ja")
+    code, out, _ = run(capsys, "explain", "--lang", "en", "--tz", "Asia/Tokyo", str(VM))
+    assert code == 0 and out.startswith("Subject: [Backup failed]") and "2026-11-21 05:25 JST" in out
+    code, out, _ = run(capsys, "explain", "--lang", "ja", "--html", str(VM))
+    assert code == 0 and '<html lang="ja">' in out and "2026年11月20日 20:25 UTC" in out
+
+
+def test_an_unknown_time_zone_is_one_line_naming_the_fix_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "explain", "--tz", "Tokyo", str(VM))
+    assert code == 2 and out == ""
+    assert "time zone 'Tokyo' is not an IANA name such as Asia/Tokyo or UTC (--lang / BACKUP_MAIL_LANGUAGE" in err
+    assert "Traceback" not in err
+
+
+def test_replay_in_japanese_writes_japanese_emails(azurite: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.recorded import RECORDED  # noqa: PLC0415
+
+    files = [str(RECORDED / "jobs/azcli--test_backup_scenario--552214c-i377.json")]
+    assert main(["replay", *files, "--outbox", str(tmp_path), "--lang", "ja", "--tz", "Asia/Tokyo"]) == 0
+    subjects = [
+        str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]) for p in tmp_path.glob("*.eml")
+    ]
+    assert subjects and all(s.startswith("[復元失敗]") for s in subjects)

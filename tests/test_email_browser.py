@@ -1,4 +1,5 @@
-"""Every kind of email, opened in headless Chromium as on-call staff open it: on a phone (390 px) and a desktop (800 px).
+"""Every kind of email, opened in headless Chromium as on-call staff open it: on a phone (390 px) and a desktop (800 px),
+in English and in Japanese (CJK text wraps anywhere, so its widths are measured too).
 
 Nothing may be wider than the screen, and on the phone the item, the code and the first step must be on the first
 screen. The emails come from the real pipeline: the demo's two-day story (failures of every workload, a repeat, a
@@ -13,30 +14,17 @@ at both widths are written to ``artifacts/screenshots/`` (git-ignored; CI keeps 
 
 from __future__ import annotations
 
-import copy
 import html
 import json
 import os
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from backup_events.adapters.memory_store import MemoryIncidentStore
-from backup_events.adapters.sample_jobs import SampleJobSource
-from backup_events.app.poll import poll_jobs
-from backup_events.cli import main as cli
-from backup_events.cli.main import explained
-from backup_events.cli.replay import replay
-from backup_events.dev import demo
-from backup_events.domain.incidents import Policy
-from tests.app.conftest import app_services
-from tests.app.parts import failed_vm_job
-from tests.conftest import Clock, load
-from tests.recorded import RECORDED
+from tests.every_kind import every_email
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -114,25 +102,6 @@ def screenshot(browser: str, folder: Path, name: str, email_html: str, width: in
     _chromium(browser, width, SCREEN_HEIGHT, f"--screenshot={SCREENSHOTS / f'{name}-{width}.png'}", uri)
 
 
-def long_names_job() -> dict[str, object]:
-    job = copy.deepcopy(load("synth-sql-failed-conflicting-operation-details.json"))
-    job["properties"]["entityFriendlyName"] = (
-        "MSSQLSERVER/" + "db_" + "x" * 150 + " [vm-sql-with-a-very-long-host-name-01.contoso.com]"
-    )
-    return job
-
-
-def reminder_digest(outbox: Path) -> None:
-    """Six items still failing a day later, past the digest threshold: one digest of reminders."""
-    clock = Clock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
-    store = MemoryIncidentStore(clock=clock)
-    source = SampleJobSource([failed_vm_job(n, f"vm-stuck-{n:02d}", clock()) for n in range(6)])
-    policy = Policy(reminder_hours=(24,), digest_threshold=3, emails_per_run=20)
-    for hours in (0, 24):
-        clock.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC) + timedelta(hours=hours)
-        poll_jobs(app_services(store, outbox, clock, source=source, policy=policy))
-
-
 def watchdog_emails(outbox: Path) -> None:
     """Blind spots and a busy day's summary, written by the app's own use cases over the sample world (in memory)."""
     import functools
@@ -167,45 +136,29 @@ def watchdog_emails(outbox: Path) -> None:
 
 @pytest.fixture(scope="module")
 def emails(tmp_path_factory: pytest.TempPathFactory, azurite: str) -> dict[str, tuple[str, dict[str, str]]]:
-    """name → (HTML, what must be on the first phone screen): every kind of email the pipeline writes."""
-    outbox = tmp_path_factory.mktemp("story")
-    demo.story(tmp_path_factory.mktemp("state"), outbox, show=lambda title, report: None)
-    restores = tmp_path_factory.mktemp("restores")
-    replay([RECORDED / "jobs/azcli--test_backup_scenario--552214c-i377.json"], restores)
-    reminders = tmp_path_factory.mktemp("reminders")
-    reminder_digest(reminders)
+    """name → (HTML, what must be on the first phone screen): every kind of email the pipeline writes, in English and
+    in Japanese with times in JST (``ja-`` names: CJK text wraps anywhere, and its labels are shorter or longer)."""
+    found: dict[str, tuple[str, dict[str, str]]] = {}
+    for language, zone, prefix in (("en", "UTC", ""), ("ja", "Asia/Tokyo", "ja-")):
+        written = every_email(tmp_path_factory.mktemp(language), language, zone)
+        found |= {f"{prefix}{name}": (email.html, {}) for name, email in written.items()}
+    # Blind spots and the summary: English only so far (their Japanese is still to write).
     watchdog = tmp_path_factory.mktemp("watchdog")
     watchdog_emails(watchdog)
-    found: dict[str, tuple[str, dict[str, str]]] = {}
-    pages = [
-        *outbox.glob("*.html"),
-        *restores.glob("*.html"),
-        *reminders.glob("*reminder-digest*.html"),
-        *watchdog.glob("*.html"),
-    ]
-    for path in sorted(pages):
-        text = path.read_text(encoding="utf-8")
-        found[path.stem] = (text, {})
-    for name, document in {
-        "security-alert": load("alert-security-soft-delete-disabled.json"),
-        "job-from-alert": load("alert-sql-backup-failure.json"),
-        "long-names": long_names_job(),
-    }.items():
-        message = explained(document, name)
-        assert not isinstance(message, str), message
-        found[name] = (message.html, {})
-    found["test-email"] = (cli.test_message(demo.settings_for("UseDevelopmentStorage=true", outbox)).html, {})
+    found |= {f"watchdog-{path.stem}": (path.read_text(encoding="utf-8"), {}) for path in sorted(watchdog.glob("*.html"))}
     return found
 
 
 def test_the_emails_cover_every_kind(emails: dict[str, tuple[str, dict[str, str]]]) -> None:
     kinds = " ".join(html_text for html_text, _ in emails.values())
     kinds_wanted = ("Backup failed", "Restore failed", "Still failing", "Recovered", "new failures", "missed", "security", "TEST")
-    for kind in (*kinds_wanted, "reminder digest"):
+    japanese = ("バックアップ失敗", "復元失敗", "失敗継続中", "復旧", "再通知まとめ", "セキュリティ アラート", "テスト")
+    for kind in (*kinds_wanted, "reminder digest", *japanese):
         assert kind in kinds, kind
     for kind in ("Blind spot ·", "Still blind ·", "Can see again ·", "Daily backup summary ·", "Jobs per vault"):
         assert kind in kinds, kind
-    assert len(emails) >= 15
+    translated = [name for name in emails if not name.startswith("watchdog-")]
+    assert len(translated) >= 30 and sum(name.startswith("ja-") for name in translated) * 2 == len(translated)
 
 
 def essentials(email_html: str) -> dict[str, str]:

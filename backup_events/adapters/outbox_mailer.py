@@ -36,7 +36,11 @@ def to_mime(message: EmailMessage, *, sent_at: datetime) -> MIMEMultipart:
     cheaper to build, which matters when a storm is written to the outbox.
     """
     mime = MIMEMultipart("alternative")
-    mime["Subject"] = Header(message.subject, "utf-8").encode() if not message.subject.isascii() else message.subject
+    # A non-ASCII subject (Japanese) as RFC 2047 encoded words, folded by the generator from the first line on.
+    if message.subject.isascii():
+        mime["Subject"] = message.subject
+    else:
+        mime["Subject"] = Header(message.subject, "utf-8", header_name="Subject")  # type: ignore[assignment]  # compat32 takes a Header
     mime["From"] = message.sender
     mime["To"] = ", ".join(message.recipients)
     mime["Date"] = email.utils.format_datetime(sent_at)

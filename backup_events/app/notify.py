@@ -43,12 +43,23 @@ class _Addressing(TypedDict):
     key: str
     sender: str
     recipients: tuple[str, ...]
+    reader: render.Reader
+
+
+def reader_of(services: Services, incident: Incident) -> render.Reader:
+    """The language and time zone the incident's recipients read (``BACKUP_ROUTES``, else the settings)."""
+    return render.Reader(*services.config.reader_of(incident))
 
 
 def message_for(services: Services, incident: Incident, kind: str) -> EmailMessage:
     """The email of one kind for one incident, rendered now; the key changes with every reopening and reminder."""
     key = f"{incident.key}|{kind}|{incident.opened_at.isoformat()}|{incident.reminders_sent}"
-    addressing = _Addressing(key=key, sender=services.config.sender, recipients=services.config.recipients_of(incident))
+    addressing = _Addressing(
+        key=key,
+        sender=services.config.sender,
+        recipients=services.config.recipients_of(incident),
+        reader=reader_of(services, incident),
+    )
     if is_blind(incident):  # what the monitor cannot see (app.blind)
         spot, now = blind.spot_of(incident), services.deps.clock()
         lookback, portal_url = services.config.lookback, services.config.portal_url
@@ -57,7 +68,15 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
         return _follow_up(services, incident, kind, addressing)
     if not incident.facts:  # recorded before incidents kept facts: its email was rendered then
         subject, text, html = unpack_mail(incident.mail)
-        return EmailMessage(subject=render.one_line(subject), text=text, html=html, headers=render.headers_for(key), **addressing)
+        return EmailMessage(
+            subject=render.one_line(subject),
+            text=text,
+            html=html,
+            headers=render.headers_for(key),
+            key=key,
+            sender=addressing["sender"],
+            recipients=addressing["recipients"],
+        )
     told = facts.loads(incident.facts)
     if isinstance(told, facts.MissedFacts):
         return render.render_missed(
@@ -74,7 +93,7 @@ def message_for(services: Services, incident: Incident, kind: str) -> EmailMessa
 def _follow_up(services: Services, incident: Incident, kind: str, addressing: _Addressing) -> EmailMessage:
     """A reminder or recovery notice, with the code as its first email showed it and why a last point is unknown."""
     told = facts.loads(incident.facts) if incident.facts else None
-    code = _told(services, incident)
+    code = _told(services, incident, addressing["reader"])
     unknown = told.unknown if isinstance(told, facts.FailureFacts) else ""
     return render.render_incident(
         incident,
@@ -84,16 +103,18 @@ def _follow_up(services: Services, incident: Incident, kind: str, addressing: _A
         last_good=last_good_of(incident),
         told=code,
         unknown=unknown,
+        remedy=services.deps.catalog.entry(incident.code),
         **addressing,
     )
 
 
-def _told(services: Services, incident: Incident) -> render.ToldCode | None:
+def _told(services: Services, incident: Incident, reader: render.Reader) -> render.ToldCode | None:
     """The code as the incident's first email showed it (Azure's, or our label); None without a failure's facts."""
     told = facts.loads(incident.facts) if incident.facts else None
     if not isinstance(told, facts.FailureFacts):
         return None
-    return render.told_code(told.job, services.deps.catalog.diagnose(told.job.errors, extra_codes=told.extra_codes))
+    diagnosis = services.deps.catalog.diagnose(told.job.errors, extra_codes=told.extra_codes)
+    return render.told_code(told.job, diagnosis, reader)
 
 
 @dataclass
@@ -206,7 +227,8 @@ def send_digest(services: Services, incidents: list[Incident], kind: str, report
         recording.settle_emails(services.deps.incidents, [(c, kind, False) for c in claimed])
         report.deferred += len(claimed)
         return
-    message = digest_message(services, claimed, kind, key=key, recipients=services.config.recipients_of(claimed[0]))
+    recipients = services.config.recipients_of(claimed[0])
+    message = digest_message(services, claimed, kind, key=key, recipients=recipients, reader=reader_of(services, claimed[0]))
     if any(was_sending(i, kind) for i in incidents) and services.deps.mailer.delivered(message):
         log.warning("Digest %s was sent by an instance that stopped before recording it", key)
         recording.settle_emails(services.deps.incidents, [(incident, kind, True) for incident in claimed])
@@ -218,14 +240,20 @@ def send_digest(services: Services, incidents: list[Incident], kind: str, report
 
 
 def digest_message(
-    services: Services, incidents: list[Incident], kind: str, *, key: str, recipients: tuple[str, ...]
+    services: Services,
+    incidents: list[Incident],
+    kind: str,
+    *,
+    key: str,
+    recipients: tuple[str, ...],
+    reader: render.Reader = render.ENGLISH_UTC,
 ) -> EmailMessage:
-    """The digest of first emails, or of reminders, for these incidents, rendered now."""
-    addressing = _Addressing(key=key, sender=services.config.sender, recipients=recipients)
+    """The digest of first emails, or of reminders, for these incidents, rendered now, as ``reader`` reads."""
+    addressing = _Addressing(key=key, sender=services.config.sender, recipients=recipients, reader=reader)
     last_good = {i.key: last_good_of(i) for i in incidents}
     now, portal_url = services.deps.clock(), services.config.portal_url
     if kind == REMINDER:
-        told = {i.key: code for i in incidents if (code := _told(services, i)) is not None}
+        told = {i.key: code for i in incidents if (code := _told(services, i, reader)) is not None}
         return render.render_reminder_digest(
             incidents, now=now, portal_url=portal_url, last_good=last_good, told=told, **addressing
         )
@@ -248,15 +276,16 @@ def notify(services: Services, report: RunReport, *, keys: list[str] | None = No
         candidates = [i for k in keys if (i := services.deps.incidents.incident(k)) is not None]
     due = [(incident, kind) for incident in candidates for kind in emails_due(incident, now, policy)]
     by_digest: dict[tuple[str, str], list[Incident]] = {}  # digests a dead instance left claimed: resumed whole
-    by_recipients: dict[tuple[str, tuple[str, ...]], list[Incident]] = {}
+    by_recipients: dict[tuple[str, tuple[str, ...], tuple[str, str]], list[Incident]] = {}
     for incident, kind in due:
         if kind in _FOLDED and incident.digest and was_sending(incident, kind):
             by_digest.setdefault((kind, incident.digest), []).append(incident)
         elif kind in _FOLDED and not is_blind(incident):  # a blind spot is never folded into a digest of failures
-            by_recipients.setdefault((kind, services.config.recipients_of(incident)), []).append(incident)
+            group = (kind, services.config.recipients_of(incident), services.config.reader_of(incident))
+            by_recipients.setdefault(group, []).append(incident)
     digests = [(kind, members) for (kind, _), members in by_digest.items()]
     singles: dict[str, list[tuple[Incident, str]]] = {kind: [] for kind in _FOLDED}
-    for (kind, _), members in by_recipients.items():
+    for (kind, _, _), members in by_recipients.items():
         if len(members) <= policy.digest_threshold:
             singles[kind] += [(i, kind) for i in members]
         else:

@@ -12,7 +12,7 @@ from backup_events.domain.ids import watched
 from backup_events.domain.incidents import Incident, Policy
 from backup_events.domain.operations import OperationKind
 from backup_events.domain.remediation import Catalog
-from backup_events.domain.routing import Route, recipients_for
+from backup_events.domain.routing import Route, reader_for, recipients_for
 from backup_events.domain.watch import VaultRun
 from backup_events.ports import IncidentStore, JobSource, Mailer
 
@@ -54,7 +54,13 @@ class Config:
     discovered_subscriptions: tuple[str, ...] = ()  # whose vaults the jobs source discovers: one with none is a blind spot
     blind_after_runs: int = 3
     summary_time: str | None = "09:00"  # HH:MM in ``timezone``; None: no daily summary
-    timezone: str = "UTC"
+    language: str = "en"  # BACKUP_MAIL_LANGUAGE: the emails' language where no route names one
+    zone: str = "UTC"  # BACKUP_TIMEZONE: the time zone of every time shown, where no route names one
+
+    def reader_of(self, incident: Incident) -> tuple[str, str]:
+        """The language and time zone of the group that hears about this incident (its vault's routes, else the
+        defaults); a routing tag's addresses read what the vault's group reads."""
+        return reader_for(incident.vault_id, self.routes, self.language, self.zone)
 
     def recipients_for(self, vault_id: str) -> tuple[str, ...]:
         """Who hears about this vault."""

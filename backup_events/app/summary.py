@@ -42,7 +42,7 @@ def is_due(services: Services, now: datetime) -> bool:
     """Is ``now`` in the quarter hour the summary is scheduled for, in the configured time zone?"""
     if services.config.summary_time is None:
         return False
-    local = now.astimezone(zoneinfo.ZoneInfo(services.config.timezone))
+    local = now.astimezone(zoneinfo.ZoneInfo(services.config.zone))
     hour, minute = (int(part) for part in services.config.summary_time.split(":"))
     scheduled = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
     return scheduled <= local < scheduled + QUARTER
@@ -71,7 +71,7 @@ def send_summary(services: Services) -> SummaryReport:
     for recipients, (mine, counts) in groups(services, incidents, runs).items():
         report.groups += 1
         summary = summarise(mine, counts, now=now, window=WINDOW, last_good=last_good_of, polled=bool(runs))
-        day = now.astimezone(zoneinfo.ZoneInfo(services.config.timezone)).date().isoformat()
+        day = now.astimezone(zoneinfo.ZoneInfo(services.config.zone)).date().isoformat()
         key = f"summary|{day}|{hashlib.sha256(','.join(recipients).encode()).hexdigest()[:16]}"
         message = render.render_summary(
             summary,
@@ -79,7 +79,7 @@ def send_summary(services: Services) -> SummaryReport:
             sender=services.config.sender,
             recipients=recipients,
             portal_url=services.config.portal_url,
-            timezone=services.config.timezone,
+            timezone=services.config.zone,
         )
         if services.deps.mailer.delivered(message):
             report.already += 1

@@ -10,6 +10,9 @@ Commands:
   doctor      check each part a run needs (settings, sign-in, vaults, ledger, mailer, relay); changes nothing
   catalog     list the remediation catalog, or check it (catalog check [--file FILE])
 
+demo, explain and replay write the emails in --lang (en, ja) with times in --tz (an IANA name); by default
+BACKUP_MAIL_LANGUAGE and BACKUP_TIMEZONE, else English in UTC.
+
 Exit codes: 0 done; 1 the run could not do its work (a service refused or was unreachable, no sign-in, a failing
 check); 2 bad input or settings. Errors are a few lines naming the fix; --debug adds the traceback.
 """
@@ -30,9 +33,10 @@ from backup_events.adapters.sample_jobs import SampleJobSource
 from backup_events.app.services import EventEnvelope, RunReport, Services
 from backup_events.domain import decide, remediation
 from backup_events.domain.incidents import Policy
-from backup_events.domain.model import EmailMessage
+from backup_events.domain.model import LANGUAGES, EmailMessage
+from backup_events.domain.routing import language_problem, zone_problem
 from backup_events.domain.words import counted
-from backup_events.errors import MalformedInputError, SourceError
+from backup_events.errors import ConfigurationError, MalformedInputError, SourceError
 from backup_events.mail import render
 from backup_events.ports import JobSource
 from backup_events.wire.jobs import normalise_job
@@ -51,6 +55,17 @@ EXAMPLE_ADDRESSING = _Addressing(
 )
 
 
+def reading(args: argparse.Namespace) -> dict[str, str]:
+    """The readers' language and time zone as settings: ``--lang``/``--tz``, else the environment's, else en/UTC."""
+    import os  # noqa: PLC0415
+
+    language = args.lang or os.environ.get("BACKUP_MAIL_LANGUAGE", "").strip() or "en"
+    zone = args.tz or os.environ.get("BACKUP_TIMEZONE", "").strip() or "UTC"
+    if problem := language_problem(language) or zone_problem(zone):
+        raise ConfigurationError([f"{problem} (--lang / BACKUP_MAIL_LANGUAGE, --tz / BACKUP_TIMEZONE)"])
+    return {"BACKUP_MAIL_LANGUAGE": language, "BACKUP_TIMEZONE": zone}
+
+
 def print_report(report: RunReport, title: str) -> None:
     """The short summary table."""
     width = max(len(name) for name, _ in report.rows())
@@ -67,12 +82,12 @@ def run_demo(args: argparse.Namespace) -> int:
     outbox: Path = args.outbox
     if args.story:
         outbox = outbox / "story"  # its own folder: the story's emails never mix with (or overwrite) the demo's
-        steps = demo.story(args.state / "story", outbox, show=print_step)
+        steps = demo.story(args.state / "story", outbox, show=print_step, **reading(args))
         total = sum(r.emails_sent for _, r in steps)
         jobs = sum(r.opened + r.repeats for _, r in steps)
         print(f"\n{total} emails in {outbox}/ for {jobs} failed jobs and 1 missed backup, over two days.")
         return 0
-    report = demo.run(args.state, outbox, reset=args.reset)
+    report = demo.run(args.state, outbox, reset=args.reset, **reading(args))
     print_report(report, f"backup-events demo: sample jobs -> Azurite ledger -> {outbox}/")
     if report.emails_sent:
         print(f"\nOpen {outbox}/*.eml in a mail client, or {outbox}/*.html in a browser.")
@@ -122,7 +137,7 @@ class _NoApi(SampleJobSource):
         raise SourceError("explain reads no API")
 
 
-def _dry_run(source: JobSource, vault_id: str, run: Callable[[Services], str]) -> EmailMessage | str:
+def _dry_run(source: JobSource, vault_id: str, run: Callable[[Services], str], language: str, zone: str) -> EmailMessage | str:
     """What the real use case ``run`` writes, over a fresh in-memory store and a mailer that keeps the email."""
     from backup_events.adapters.memory_store import MemoryIncidentStore  # noqa: PLC0415
 
@@ -138,14 +153,17 @@ def _dry_run(source: JobSource, vault_id: str, run: Callable[[Services], str]) -
         policy=Policy(digest_threshold=1_000_000, emails_per_run=1_000_000),
         missed_grace=None,
         vault_ids=(vault_id,),
+        language=language,
+        zone=zone,
         **EXAMPLE_ADDRESSING,
     )
     outcome = run(services)
     return mailer.messages[0] if mailer.messages else outcome.removeprefix("no email: ")
 
 
-def explained(document: Any, path: str) -> EmailMessage | str:
-    """The email a document would produce (through the same use cases as the triggers), or the reason there is none."""
+def explained(document: Any, path: str, language: str = "en", zone: str = "UTC") -> EmailMessage | str:
+    """The email a document would produce (through the same use cases as the triggers), or the reason there is none,
+    in ``language`` with times in ``zone``."""
     from backup_events.app import alert_path, poll  # noqa: PLC0415
     from backup_events.wire import alerts, exported  # noqa: PLC0415
 
@@ -153,7 +171,9 @@ def explained(document: Any, path: str) -> EmailMessage | str:
     if isinstance(document, Mapping) and "schemaId" in document:
         alert = alerts.parse_alert(document)  # a malformed alert is one clear line, exit 2
         envelope = EventEnvelope("explain", "BackupEvents.AzureMonitorAlert.Fired", document)
-        return _dry_run(_NoApi([]), alert.vault_id, lambda services: alert_path.handle_alert_event(services, envelope))
+        return _dry_run(
+            _NoApi([]), alert.vault_id, lambda services: alert_path.handle_alert_event(services, envelope), language, zone
+        )
     if isinstance(document, Mapping) and exported.kind_of(document) == "item":
         return _item_line(document)
     if isinstance(document, Mapping) and "properties" in document:
@@ -161,7 +181,13 @@ def explained(document: Any, path: str) -> EmailMessage | str:
         decision = decide.decide(job)
         if not decision.tell:
             return decision.reason
-        return _dry_run(SampleJobSource([document]), job.vault_id, lambda services: str(poll.poll_jobs(services).problems))
+        return _dry_run(
+            SampleJobSource([document]),
+            job.vault_id,
+            lambda services: str(poll.poll_jobs(services).problems),
+            language,
+            zone,
+        )
     raise MalformedInputError(
         f"{path} is neither a backup job (a JobResource with id, name and properties) nor a Backup alert "
         "(common alert schema, bare or inside an Event Grid event or CloudEvent)",
@@ -196,12 +222,14 @@ def _explain(args: argparse.Namespace) -> int:
     from backup_events.wire.alerts import unwrap_event  # noqa: PLC0415
 
     document = unwrap_event(_load_json(args.path))
+    read = reading(args)
+    language, zone = read["BACKUP_MAIL_LANGUAGE"], read["BACKUP_TIMEZONE"]
     pages = ("value", "data")  # a REST list page; a Resource Graph answer
     listed = isinstance(document, list) or (
         isinstance(document, Mapping) and "properties" not in document and any(isinstance(document.get(k), list) for k in pages)
     )
     if not listed:
-        _print_explained(explained(document, args.path), html=args.html)
+        _print_explained(explained(document, args.path, language, zone), html=args.html)
         return 0
     resources = list(exported.resources_in(document))
     jobs = [r for r in resources if exported.kind_of(r) in ("job", "item")]
@@ -211,7 +239,7 @@ def _explain(args: argparse.Namespace) -> int:
         )
     for index, job in enumerate(jobs, 1):
         print(f"=== {index}/{len(jobs)} {exported.kind_of(job)} {job.get('name') or job.get('id')}")
-        _print_explained(explained(job, args.path), html=args.html)
+        _print_explained(explained(job, args.path, language, zone), html=args.html)
         print()
     return 0
 
@@ -230,7 +258,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
     from backup_events.cli import replay  # noqa: PLC0415
 
-    result = replay.replay(list(args.files), args.outbox, interval=timedelta(minutes=args.interval))
+    result = replay.replay(list(args.files), args.outbox, interval=timedelta(minutes=args.interval), **reading(args))
     r = result.report
     span = f"{result.first:%Y-%m-%d %H:%M} to {result.last:%Y-%m-%d %H:%M} UTC" if result.first and result.last else "no jobs"
     rows = [
@@ -323,36 +351,45 @@ def test_message(settings: Any, now: datetime | None = None) -> EmailMessage:
     """The test email: "TEST — nothing has failed", the path it proves, and a sample failure below a divider."""
     from backup_events.adapters.sample_jobs import bundled_jobs  # noqa: PLC0415
 
+    reader = render.Reader(settings.mail_language, settings.timezone)
     job = normalise_job(bundled_jobs()[0])
     diagnosis = remediation.load().diagnose(job.errors)
-    facts = render.facts_of(job, diagnosis, portal_url=settings.portal_url)
-    entry = diagnosis.remediation
-    sample = render.Sample(render.subject_of(facts), entry.cause if entry else "", entry.steps[0] if entry else "")
+    facts = render.facts_of(job, diagnosis, portal_url=settings.portal_url, reader=reader)
+    words = facts.words
+    sample = render.Sample(render.subject_of(facts), words.cause if words else "", words.steps[0] if words else "")
     return render.render_test(
-        proved_path(settings),
+        proved_path(settings, reader.language),
         sample,
         key=f"test-email|{uuid.uuid4()}",
         now=now or datetime.now(UTC),
         sender=settings.mail_sender,
         recipients=settings.mail_recipients,
+        reader=reader,
     )
 
 
-def proved_path(settings: Any) -> list[tuple[str, str]]:
+CONNECTION_STRING = render.N_("connection string")
+
+
+def proved_path(settings: Any, language: str = "en") -> list[tuple[str, str]]:
     """What a test email that arrives proves: the mailer, the sender, the recipients, and the settings behind them."""
+    _ = render.gettext_of(language)
     if settings.mailer == "acs":
-        mailer = f"Azure Communication Services, {settings.acs_endpoint or 'connection string'}"
+        mailer = f"Azure Communication Services, {settings.acs_endpoint or _(CONNECTION_STRING)}"
     else:
-        mailer = f"outbox folder {settings.outbox_dir}"
+        mailer = _("outbox folder %(folder)s") % {"folder": settings.outbox_dir}
     count = len(settings.mail_recipients)
-    watched = f"{len(settings.vault_ids)} vault id(s), {len(settings.subscription_ids)} subscription(s) discovered"
+    watched = _("%(vaults)d vault id(s), %(subscriptions)d subscription(s) discovered") % {
+        "vaults": len(settings.vault_ids),
+        "subscriptions": len(settings.subscription_ids),
+    }
     return [
-        ("Mailer", mailer),
-        ("Sender", settings.mail_sender),
-        ("Recipients", f"{count}: {', '.join(settings.mail_recipients)}"),
-        ("Schedule", f"{settings.poll_schedule} (NCRONTAB)"),
-        ("Watching", watched),
-        ("Digest", f"more than {settings.digest_threshold} new failures in a run become one email"),
+        (_("Mailer"), mailer),
+        (_("Sender"), settings.mail_sender),
+        (_("Recipients"), f"{count}: {', '.join(settings.mail_recipients)}"),
+        (_("Schedule"), f"{settings.poll_schedule} (NCRONTAB)"),
+        (_("Watching"), watched),
+        (_("Digest"), _("more than %(num)d new failures in a run become one email") % {"num": settings.digest_threshold}),
     ]
 
 
@@ -438,6 +475,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--story", action="store_true", help="two days in a minute: repeats, reminders, recovery, a digest (in OUTBOX/story/)"
     )
+    _reading_options(demo)
     demo.set_defaults(run=run_demo)
     explain = command("explain", "print the email a job, a list of jobs or a built-in alert would produce; sends nothing")
     explain.add_argument(
@@ -446,6 +484,7 @@ def parser() -> argparse.ArgumentParser:
         "built-in alert (bare, or inside an Event Grid event or CloudEvent), as JSON in UTF-8 or UTF-16",
     )
     explain.add_argument("--html", action="store_true", help="print the HTML body instead of the plain text")
+    _reading_options(explain)
     explain.set_defaults(run=run_explain)
     replay = command("replay", "play exported jobs through the pipeline on their own clock; emails to --outbox")
     replay.add_argument(
@@ -453,6 +492,7 @@ def parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--outbox", type=Path, default=Path("outbox"), help="where emails are written (default ./outbox)")
     replay.add_argument("--interval", type=_minutes, default=15, help="minutes between two polls (default 15)")
+    _reading_options(replay)
     replay.set_defaults(run=run_replay)
     poll = command("poll", "one run with the current settings: read the vaults, record, send what is owed")
     poll.add_argument("--settings", type=Path, help=SETTINGS_HELP)
@@ -485,6 +525,11 @@ def run_doctor(args: argparse.Namespace) -> int:
     from backup_events.cli import doctor  # noqa: PLC0415
 
     return doctor.run(_local_settings(args.settings), send_test=args.send_test, show=print)
+
+
+def _reading_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--lang", choices=LANGUAGES, help="the emails' language (default: BACKUP_MAIL_LANGUAGE, else en)")
+    command.add_argument("--tz", help="IANA time zone of the times shown, e.g. Asia/Tokyo (default: BACKUP_TIMEZONE, else UTC)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -57,14 +57,15 @@ def clear_outbox(outbox: Path) -> int:
     return len(emails)
 
 
-def run(state: Path, outbox: Path, *, reset: bool = False) -> RunReport:
+def run(state: Path, outbox: Path, *, reset: bool = False, **overrides: str) -> RunReport:
     """One poll of the sample world; the ledger survives in ``state`` for the next run (``reset``: forgets it, and
-    clears the emails of earlier runs from ``outbox``)."""
+    clears the emails of earlier runs from ``outbox``). ``overrides`` are settings (``BACKUP_MAIL_LANGUAGE=ja``,
+    ``BACKUP_TIMEZONE=Asia/Tokyo``)."""
     _fresh(state, reset)
     if reset:
         clear_outbox(outbox)
     with local_azurite.running(state / "azurite") as connection:
-        return poll.poll_jobs(bootstrap.build(settings_for(connection, outbox), clock=lambda: DEMO_NOW))
+        return poll.poll_jobs(bootstrap.build(settings_for(connection, outbox, **overrides), clock=lambda: DEMO_NOW))
 
 
 class _StorySource(SampleJobSource):
@@ -110,8 +111,9 @@ def _again(template: Mapping[str, Any], n: int, at: datetime, **properties: Any)
     return job
 
 
-def story(state: Path, outbox: Path, *, show: Callable[[str, RunReport], None]) -> list[tuple[str, RunReport]]:
-    """Two days of a backup estate, polled at chosen moments; ``show`` is called after each step.
+def story(state: Path, outbox: Path, *, show: Callable[[str, RunReport], None], **overrides: str) -> list[tuple[str, RunReport]]:
+    """Two days of a backup estate, polled at chosen moments; ``show`` is called after each step. ``overrides`` are
+    settings (the readers' language and time zone).
 
     Always from the start: the story's ledger and the emails already in ``outbox`` are cleared first.
     """
@@ -122,7 +124,9 @@ def story(state: Path, outbox: Path, *, show: Callable[[str, RunReport], None]) 
     now = {"t": DEMO_NOW}
     steps: list[tuple[str, RunReport]] = []
     with local_azurite.running(state / "azurite") as connection:
-        settings = settings_for(connection, outbox, BACKUP_DIGEST_THRESHOLD="14", BACKUP_LOOKBACK_HOURS="36")
+        settings = settings_for(
+            connection, outbox, **{"BACKUP_DIGEST_THRESHOLD": "14", "BACKUP_LOOKBACK_HOURS": "36", **overrides}
+        )
         services = bootstrap.build(settings, clock=lambda: now["t"], source=source)
 
         def step(title: str, at: datetime) -> None:

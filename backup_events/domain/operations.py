@@ -9,6 +9,7 @@ one, which a later good backup proves fixed) are ongoing: incidents that repeat,
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 
 class OperationKind(enum.StrEnum):
@@ -21,12 +22,24 @@ class OperationKind(enum.StrEnum):
     OTHER = "other"
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "translate this later"; mail.i18n extracts it
+    """A message the emails translate (``label_of(op, gettext)``): the domain itself stays English and pure."""
+    return message
+
+
 _LABELS = {
-    OperationKind.BACKUP: "Backup",
-    OperationKind.RESTORE: "Restore",
-    OperationKind.CONFIGURE_BACKUP: "Configure backup",
-    OperationKind.DELETE_BACKUP_DATA: "Delete backup data",
+    OperationKind.BACKUP: N_("Backup"),
+    OperationKind.RESTORE: N_("Restore"),
+    OperationKind.CONFIGURE_BACKUP: N_("Configure backup"),
+    OperationKind.DELETE_BACKUP_DATA: N_("Delete backup data"),
 }
+_FAILED = {
+    OperationKind.BACKUP: N_("Backup failed"),
+    OperationKind.RESTORE: N_("Restore failed"),
+    OperationKind.CONFIGURE_BACKUP: N_("Configure backup failed"),
+    OperationKind.DELETE_BACKUP_DATA: N_("Delete backup data failed"),
+}
+_OTHER_FAILED = N_("%(operation)s failed")
 ONGOING = frozenset({OperationKind.BACKUP, OperationKind.CONFIGURE_BACKUP})
 """Kinds whose failures are incidents that last until a good backup; every other kind is told once per job."""
 
@@ -52,14 +65,17 @@ def is_ongoing(operation: str) -> bool:
     return kind_of(operation) in ONGOING
 
 
-def label_of(operation: str) -> str:
-    """``Backup``, ``Restore`` (every restore kind), ``Configure backup``, ``Delete backup data``, else the operation."""
-    return _LABELS.get(kind_of(operation)) or " ".join(operation.split())
+def label_of(operation: str, gettext: Callable[[str], str] = N_) -> str:
+    """``Backup``, ``Restore`` (every restore kind), ``Configure backup``, ``Delete backup data``, else the operation;
+    through ``gettext`` (an email's language) when given."""
+    label = _LABELS.get(kind_of(operation))
+    return gettext(label) if label else " ".join(operation.split())
 
 
-def failed_label(operation: str) -> str:
+def failed_label(operation: str, gettext: Callable[[str], str] = N_) -> str:
     """``Backup failed``, ``Restore failed``, ``Configure backup failed``, else ``<operation> failed``."""
-    return f"{label_of(operation)} failed"
+    known = _FAILED.get(kind_of(operation))
+    return gettext(known) if known else gettext(_OTHER_FAILED) % {"operation": " ".join(operation.split())}
 
 
 def parse_kinds(value: str) -> tuple[frozenset[OperationKind], list[str]]:

@@ -1,11 +1,13 @@
 """The emails in the reader's language: gettext catalogs compiled with Babel, Jinja2's i18n extension, Babel's dates.
 
 The catalogs live in ``locale/``: ``messages.pot`` (every translatable string, extracted by Babel's Jinja2 extractor
-from ``templates/`` and by its Python extractor from this package, as ``babel.cfg`` says), and per language
+from ``templates/`` and by its Python extractor from ``mail/``, ``domain/operations.py`` and ``cli/main.py``, as
+``babel.cfg`` says), and per language
 ``<lang>/LC_MESSAGES/messages.po`` (the translations) and ``messages.mo`` (compiled). The ``.mo`` is committed, so a
 deployed Function App needs no build step; ``tests/unit/test_i18n.py`` fails while any of the three is stale.
 
-After changing a ``{% trans %}`` text or a ``.po``: ``python -m backup_events.mail.i18n`` (extract, update, compile).
+After changing a wrapped text or a ``.po``: ``python -m backup_events.mail.i18n`` (extract, update, compile); how to
+wrap, translate and check new words is docs/i18n.md.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def format_count(value: int, language: str) -> str:
 # --- keeping the catalogs current (dev time: `python -m backup_events.mail.i18n`, checked by tests/unit/test_i18n.py)
 
 
-def extract(root: Path = MAIL, mapping: Path = MAPPING) -> Catalog:
+def extract(root: Path = MAIL.parent, mapping: Path = MAPPING) -> Catalog:
     """Every translatable string under ``root``, found as ``mapping`` (babel.cfg) says."""
     from babel.messages.extract import extract_from_dir  # noqa: PLC0415 - dev time only
     from babel.messages.frontend import parse_mapping_cfg  # noqa: PLC0415
@@ -159,15 +161,26 @@ def stale(
     problems = [f"messages.pot lacks {m!r}: run python -m backup_events.mail.i18n" for m in _ids(template) - _ids(committed_pot)]
     problems += [f"messages.pot still has {m!r}, which no template uses" for m in _ids(committed_pot) - _ids(template)]
     for language, po in translated.items():
-        done = {str(m.id): m for m in po if m.id and m.string and not m.fuzzy}
+        done = {_text(m.id): m for m in po if m.id and all(_plural(m.string)) and not m.fuzzy}
         problems += [f"{language}: no translation of {m!r} in messages.po" for m in sorted(_ids(committed_pot) - set(done))]
-        if _compiled_pairs(compiled.get(language, b"")) != {k: str(m.string) for k, m in done.items()}:
+        if _compiled_pairs(compiled.get(language, b"")) != {k: _text(m.string) for k, m in done.items()}:
             problems.append(f"{language}: messages.mo is not messages.po compiled: run python -m backup_events.mail.i18n")
     return sorted(problems)
 
 
+def _plural(value: object) -> tuple[str, ...]:
+    """A message's id or string as a tuple: one text, or each plural form (a .po reads them as a tuple, a .mo as a
+    list)."""
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else (str(value),)
+
+
+def _text(value: object) -> str:
+    """A message's id or string as one comparable text: a plural's forms joined by a newline and a form feed."""
+    return "\n\f".join(_plural(value))
+
+
 def _ids(catalog: Catalog) -> set[str]:
-    return {str(m.id) for m in catalog if m.id}
+    return {_text(m.id) for m in catalog if m.id}
 
 
 def _compiled_pairs(mo: bytes) -> dict[str, str]:
@@ -175,7 +188,7 @@ def _compiled_pairs(mo: bytes) -> dict[str, str]:
         return {}
     from babel.messages.mofile import read_mo  # noqa: PLC0415 - dev time only
 
-    return {str(m.id): str(m.string) for m in read_mo(io.BytesIO(mo)) if m.id}
+    return {_text(m.id): _text(m.string) for m in read_mo(io.BytesIO(mo)) if m.id}
 
 
 def regenerate() -> None:

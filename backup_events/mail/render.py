@@ -9,33 +9,75 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from backup_events.domain.exposure import MISSED_CODE, ProtectedItem
 from backup_events.domain.identity import headline_code
 from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import RECOVERED, REMINDER, Incident
-from backup_events.domain.model import BackupJob, Diagnosis, EmailMessage, Phase, Remediation, Severity
+from backup_events.domain.model import (
+    BackupJob,
+    Diagnosis,
+    EmailMessage,
+    Phase,
+    Remediation,
+    RemediationText,
+    Severity,
+)
 from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
 from backup_events.domain.remediation import severity_of
 from backup_events.domain.summary import Summary
 from backup_events.domain.watch import BlindSpot, Scope, fix_for
 from backup_events.mail import i18n
 from backup_events.wire.alerts import BackupAlert
-from backup_events.wire.jobs import failed_task, unfinished_task
+from backup_events.wire.jobs import failed_task, parse_time, unfinished_task
 
 if TYPE_CHECKING:
     import jinja2
 
 _BACKTICKED = re.compile(r"`([^`<>]+)`")
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "translate this later": Babel extracts it
+    return message
+
+
+_MATCHED_BY = (N_("code"), N_("number"), N_("message"))  # Diagnosis.matched_by, as the footer says it
+_SOURCES = (N_("jobs API"), N_("Azure Monitor alert"))  # BackupJob.source, as the footer says it
+
 _SEVERITY_WORDS = {
-    Severity.USER: "Needs a fix on your side",
-    Severity.SERVICE: "Azure-side problem: open a support case if it repeats",
-    Severity.TRANSIENT: "Transient: the next run will likely succeed",
+    Severity.USER: N_("Needs a fix on your side"),
+    Severity.SERVICE: N_("Azure-side problem: open a support case if it repeats"),
+    Severity.TRANSIENT: N_("Transient: the next run will likely succeed"),
 }
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads an email: its language (``LANGUAGES``) and time zone (an IANA name). Every date and every word
+    follows it; English in UTC is what the templates say without a catalog."""
+
+    language: str = "en"
+    zone: str = "UTC"
+
+
+ENGLISH_UTC = Reader()
+
+
+@functools.cache
+def gettext_of(language: str) -> Callable[[str], str]:
+    """``gettext`` of ``language``'s catalog (mail.i18n): the Python side's words, called ``_`` so Babel finds them."""
+    return i18n.translations(language).gettext
+
+
+@functools.cache
+def ngettext_of(language: str) -> Callable[[str, str, int], str]:
+    """``ngettext`` of ``language``'s catalog: a count's words (``%(num)d failure`` / ``%(num)d failures``)."""
+    return i18n.translations(language).ngettext
 
 
 @dataclass(frozen=True)
@@ -49,6 +91,7 @@ class Facts:
     phase: str
     phase_from: str
     severity: str
+    severity_known: bool  # the catalog's, or Azure's isUserError / isRetryable; False: "Unknown"
     started: str
     ended: str
     duration: str
@@ -59,15 +102,25 @@ class Facts:
     exposure: str | None  # None: not a backup, so no recovery point is at stake
     exposure_label: str
     label: str  # "Backup failed", "Restore failed", …
+    newer: bool = False  # the recovery point is later than the failure (not the last good one before it)
+    words: RemediationText | None = None  # the catalog entry's words in the reader's language
+    job_type: str = ""  # the job's type as shown ("(from alert)" in the reader's language)
+    notes: tuple[str, ...] = ()  # what reading the job noticed, in the reader's language
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+def _when(value: datetime | None, reader: Reader = ENGLISH_UTC) -> str:
+    """``2026-11-25 06:00 UTC`` / ``2026年11月25日 15:00 JST``: in the reader's language and time zone."""
+    if value is None:
+        return "—"
+    return i18n.format_when(value if value.tzinfo else value.replace(tzinfo=UTC), reader.language, reader.zone)
 
 
-def _how_long(value: timedelta | None) -> str:
+def _how_long(value: timedelta | None, reader: Reader = ENGLISH_UTC) -> str:
+    """``5 h 25 min`` / ``3 d 13 h`` in English (as the emails always wrote them); Babel's units in other languages."""
     if value is None or value < timedelta(0):  # running jobs report negative durations
         return "—"
+    if reader.language != "en":
+        return i18n.format_duration(value, reader.language)
     minutes, seconds = divmod(int(value.total_seconds()), 60)
     hours, minutes = divmod(minutes, 60)
     if hours >= 48:
@@ -75,40 +128,52 @@ def _how_long(value: timedelta | None) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
 
 
-def _every(interval: timedelta) -> str:
+def _every(interval: timedelta, reader: Reader = ENGLISH_UTC) -> str:
+    _, ngettext = gettext_of(reader.language), ngettext_of(reader.language)
     hours = int(interval.total_seconds() // 3600)
     if hours % 24 == 0 and hours >= 24:
         days = hours // 24
-        return "day" if days == 1 else "week" if days == 7 else f"{days} days"
-    return "hour" if hours == 1 else f"{hours} hours"
+        if days in (1, 7):
+            return _("day") if days == 1 else _("week")
+        return ngettext("%(num)d day", "%(num)d days", days) % {"num": days}
+    return _("hour") if hours == 1 else ngettext("%(num)d hour", "%(num)d hours", hours) % {"num": hours}
 
 
 # Why the last good recovery point is not known: said as it is, never as "at least" a smaller figure.
 UNKNOWN_BECAUSE = {
-    "unread": "the vault's protected items could not be read when the failure was recorded",
-    "not-found": "the item is not among the vault's protected items",
-    "no-point": "the item has no recovery point yet",
-    "": "it was not read with this failure",
+    "unread": N_("the vault's protected items could not be read when the failure was recorded"),
+    "not-found": N_("the item is not among the vault's protected items"),
+    "no-point": N_("the item has no recovery point yet"),
+    "": N_("it was not read with this failure"),
 }
 
 
-def exposure_of(job: BackupJob, last_good: datetime | None, unknown: str = "") -> str:
+def _unknown_because(unknown: str, reader: Reader) -> str:
+    _ = gettext_of(reader.language)
+    return _(UNKNOWN_BECAUSE.get(unknown, UNKNOWN_BECAUSE[""]))
+
+
+def exposure_of(job: BackupJob, last_good: datetime | None, unknown: str = "", reader: Reader = ENGLISH_UTC) -> str:
     """The last good recovery point and how long before this failure it was: the data at risk.
 
     A point later than the failure (a database's log backup, a later job) is not "the last good point before it":
     it is said for what it is.
     """
+    _ = gettext_of(reader.language)
     if last_good is None:
-        return f"unknown ({UNKNOWN_BECAUSE.get(unknown, UNKNOWN_BECAUSE[''])})"
+        return _("unknown (%(why)s)") % {"why": _unknown_because(unknown, reader)}
     reference = job.end or job.start
     if reference is None:
-        return _when(last_good)
+        return _when(last_good, reader)
     if reference < last_good:
-        return (
-            f"a newer recovery point exists: {_when(last_good)}, {_how_long(last_good - reference)} after this failure "
-            "(for a database often a log backup); nothing is lost so far"
-        )
-    return f"{_when(last_good)}, {_how_long(reference - last_good)} before this failure"
+        return _(
+            "a newer recovery point exists: %(when)s, %(gap)s after this failure (for a database often a log backup); "
+            "nothing is lost so far"
+        ) % {"when": _when(last_good, reader), "gap": _how_long(last_good - reference, reader)}
+    return _("%(when)s, %(gap)s before this failure") % {
+        "when": _when(last_good, reader),
+        "gap": _how_long(reference - last_good, reader),
+    }
 
 
 _AZURE_ID = re.compile(r"\bID:?\s*(\d{3,9})\b", re.IGNORECASE)
@@ -131,60 +196,125 @@ class ToldCode:
         return f"{self.text} (Azure ID {self.azure_id})" if self.azure_id else self.text
 
 
-def told_code(job: BackupJob, diagnosis: Diagnosis) -> ToldCode:
-    """Azure's string code when it gave one (or the code Microsoft documents for its message), else our title."""
+def told_code(job: BackupJob, diagnosis: Diagnosis, reader: Reader = ENGLISH_UTC) -> ToldCode:
+    """Azure's string code when it gave one (or the code Microsoft documents for its message), else our title (in the
+    reader's language)."""
+    _ = gettext_of(reader.language)
     error = job.error
     numbers = [str(e.number) for e in job.errors if e.number is not None]
     numbers += [n for e in job.errors for n in _AZURE_ID.findall(e.message)]
     azure_id = next(iter(numbers), "")
     code = headline_code(job, diagnosis)
     remediation = diagnosis.remediation
+    title = remediation.text(reader.language).title if remediation else ""
     if (error and error.code) or (remediation and remediation.codes):
         return ToldCode(code, True, azure_id if azure_id != code else "")
     if azure_id:
-        return ToldCode(remediation.title, False, azure_id) if remediation else ToldCode(f"ID {azure_id}", True, "")
-    return ToldCode(remediation.title, False, "") if remediation else ToldCode("no error code", False, "", label=False)
+        return ToldCode(title, False, azure_id) if remediation else ToldCode(f"ID {azure_id}", True, "")
+    return ToldCode(title, False, "") if remediation else ToldCode(_("no error code"), False, "", label=False)
 
 
 def facts_of(
-    job: BackupJob, diagnosis: Diagnosis, *, portal_url: str, last_good: datetime | None = None, unknown: str = ""
+    job: BackupJob,
+    diagnosis: Diagnosis,
+    *,
+    portal_url: str,
+    last_good: datetime | None = None,
+    unknown: str = "",
+    reader: Reader = ENGLISH_UTC,
 ) -> Facts:
-    """Precompute the wording of one email."""
-    phase, phase_from = phase_of(job, diagnosis)
+    """Precompute the wording of one email, in the reader's language and time zone."""
+    _ = gettext_of(reader.language)
+    remediation = diagnosis.remediation
+    phase, phase_from = phase_of(job, diagnosis, reader)
     error = job.error
+    newer = bool(last_good and (job.end or job.start or last_good) < last_good)
     return Facts(
         job=job,
         diagnosis=diagnosis,
         code=headline_code(job, diagnosis),
-        told=told_code(job, diagnosis),
+        told=told_code(job, diagnosis, reader),
         phase=phase,
         phase_from=phase_from,
-        severity=_SEVERITY_WORDS[severity] if (severity := severity_of(diagnosis, job.errors)) else "Unknown",
-        started=_when(job.start),
-        ended=_when(job.end),
-        duration=_how_long(job.duration),
+        severity=_(_SEVERITY_WORDS[severity]) if (severity := severity_of(diagnosis, job.errors)) else _("Unknown"),
+        severity_known=severity_of(diagnosis, job.errors) is not None,
+        started=_when(job.start, reader),
+        ended=_when(job.end, reader),
+        duration=_how_long(job.duration, reader),
         portal_url=f"{portal_url}/#@/resource{job.vault_id}/backupJobs",
         azure_message=error.message if error else "",
         azure_recommendations=tuple(r for e in job.errors for r in e.recommendations),
         azure_detail=job.detail if job.detail and job.detail != (error.message if error else "") else "",
-        exposure=exposure_of(job, last_good, unknown) if kind_of(job.operation) is OperationKind.BACKUP else None,
-        exposure_label="Recovery points"
-        if last_good and (job.end or job.start or last_good) < last_good
-        else "Last good recovery point",
-        label=failed_label(job.operation),
+        exposure=exposure_of(job, last_good, unknown, reader) if kind_of(job.operation) is OperationKind.BACKUP else None,
+        exposure_label=_("Recovery points") if newer else _("Last good recovery point"),
+        label=failed_label(job.operation, _),
+        newer=newer,
+        words=remediation.text(reader.language) if remediation else None,
+        job_type=_(FROM_ALERT) if job.job_type == FROM_ALERT else job.job_type,
+        notes=notes_of(job, reader),
     )
 
 
-def phase_of(job: BackupJob, diagnosis: Diagnosis) -> tuple[str, str]:
-    """Where the job failed, and how we know: its failed task, else the task it never finished, else the catalog."""
+# What reading a job noticed (wire.jobs, app.alert_path write these notes in English, kept with an incident's facts):
+# each pattern's groups go into its message, in the reader's language. A note no pattern knows is shown as it is.
+_NOTES = (
+    (
+        re.compile(r"Unknown job type (?P<type>.+): reported with what could be read\."),
+        N_("Unknown job type %(type)s: reported with what could be read."),
+    ),
+    (
+        re.compile(r"Cross-region restore job in (?P<location>.+): its vault is not named in the job\."),
+        N_("Cross-region restore job in %(location)s: its vault is not named in the job."),
+    ),
+    (
+        re.compile(r"(?P<field>\S+) (?P<value>.+) could not be read; shown as unknown\."),
+        N_("%(field)s %(value)s could not be read; shown as unknown."),
+    ),
+    (
+        re.compile(r"(?P<field>properties\.errorDetails\[\d+\]) is not an error object; left out"),
+        N_("%(field)s is not an error object; left out"),
+    ),
+    (
+        re.compile(r"Built from the alert alone: the job's details could not be read \((?P<why>.*)\)\.", re.S),
+        N_("Built from the alert alone: the job's details could not be read (%(why)s)."),
+    ),
+)
+FROM_ALERT = N_("(from alert)")  # the job type of a job built from an alert (wire.alerts.job_from_alert)
+
+
+def notes_of(job: BackupJob, reader: Reader = ENGLISH_UTC) -> tuple[str, ...]:
+    """The job's notes in the reader's language (English: as written)."""
+    if reader.language == "en":
+        return job.notes
+    _ = gettext_of(reader.language)
+    return tuple(_note(note, _) for note in job.notes)
+
+
+def _note(note: str, gettext: Callable[[str], str]) -> str:
+    for pattern, message in _NOTES:
+        if match := pattern.fullmatch(note):
+            return gettext(message) % match.groupdict()
+    return note
+
+
+def phase_of(job: BackupJob, diagnosis: Diagnosis, reader: Reader = ENGLISH_UTC) -> tuple[str, str]:
+    """Where the job failed, and how we know: its failed task, else the task it never finished, else the catalog.
+
+    Task names are Azure's (Take Snapshot, Transfer data to vault: Japanese support writes them so too)."""
+    _ = gettext_of(reader.language)
     if task := failed_task(job.tasks):
-        return task.name, "from the job's tasks"
+        return task.name, _("from the job's tasks")
     if task := unfinished_task(job.tasks):
-        return f"{task.name} (still {task.status or 'not started'} when the job failed)", "no task is marked Failed"
+        if task.status:
+            still = _("%(task)s (still %(status)s when the job failed)") % {"task": task.name, "status": task.status}
+        else:
+            still = _("%(task)s (still not started when the job failed)") % {"task": task.name}
+        return still, _("no task is marked Failed")
     remediation = diagnosis.remediation
     if remediation and remediation.phase is not Phase.NOT_APPLICABLE:
-        return remediation.phase.value, "typical for this error"
-    return "not reported", ""
+        phase = _("Job start") if remediation.phase is Phase.JOB_START else remediation.phase.value
+        return phase, _("typical for this error")
+    return _("not reported"), ""
 
 
 @functools.cache
@@ -194,7 +324,14 @@ def _environment(language: str = "en") -> jinja2.Environment:
 
     environment = i18n.environment(jinja2.PackageLoader("backup_events.mail", "templates"), i18n.translations(language))
     environment.filters["code_spans"] = _code_spans
+    environment.filters["pad"] = pad
     return environment
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` columns of a monospaced plain-text part: CJK characters take two columns."""
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(text))
+    return f"{text}{' ' * max(width - columns, 0)}"
 
 
 # Codes and commands may be one long word (OperationCancelledBecauseConflictingOperationRunningUserError): they break
@@ -240,24 +377,60 @@ def render_failure(
     portal_url: str,
     last_good: datetime | None = None,
     unknown: str = "",
+    reader: Reader = ENGLISH_UTC,
 ) -> EmailMessage:
     """The email for one failed job; ``last_good`` is the item's last good recovery point when known, else
     ``unknown`` says why not (a key of ``UNKNOWN_BECAUSE``)."""
-    facts = facts_of(job, diagnosis, portal_url=portal_url, last_good=last_good, unknown=unknown)
-    return _addressed(key, subject_of(facts), "failure", {"f": facts}, sender=sender, recipients=recipients)
+    facts = facts_of(job, diagnosis, portal_url=portal_url, last_good=last_good, unknown=unknown, reader=reader)
+    return _addressed(key, subject_of(facts), "failure", {"f": facts}, sender=sender, recipients=recipients, reader=reader)
 
 
-def render_alert(alert: BackupAlert, *, key: str, sender: str, recipients: tuple[str, ...], portal_url: str) -> EmailMessage:
+def render_alert(
+    alert: BackupAlert,
+    *,
+    key: str,
+    sender: str,
+    recipients: tuple[str, ...],
+    portal_url: str,
+    reader: Reader = ENGLISH_UTC,
+) -> EmailMessage:
     """The email for a built-in alert that is not about a job (security alerts): the vault, what changed, what to do."""
-    context: dict[str, object] = {"a": alert, "portal_url": f"{portal_url}/#@/resource{alert.vault_id}"}
-    label = "Backup security alert" if alert.is_security else "Backup alert"
-    return _addressed(key, f"[{label}] {alert.vault_name}: {alert.rule}", "alert", context, sender=sender, recipients=recipients)
+    _ = gettext_of(reader.language)
+    fired = alert.fired or "—"  # Azure's own timestamp as it came, for an English reader in UTC
+    if alert.fired and reader != ENGLISH_UTC:
+        fired = _when(parse_time(alert.fired, "firedDateTime"), reader)
+    context: dict[str, object] = {"a": alert, "fired": fired, "portal_url": f"{portal_url}/#@/resource{alert.vault_id}"}
+    label = _("Backup security alert") if alert.is_security else _("Backup alert")
+    subject = f"[{label}] {alert.vault_name}: {alert.rule}"
+    return _addressed(key, subject, "alert", context, sender=sender, recipients=recipients, reader=reader)
+
+
+# Latin text in Segoe UI everywhere; Japanese in the fonts Windows (Meiryo, Yu Gothic) and Apple (Hiragino) ship, so a
+# mail client does not fall back to a bitmap or Mincho face for CJK.
+_FONTS = {
+    "en": "Segoe UI,Helvetica,Arial,sans-serif",
+    "ja": "Segoe UI,Meiryo,Yu Gothic,Hiragino Sans,Hiragino Kaku Gothic ProN,Noto Sans CJK JP,sans-serif",
+}
 
 
 def _addressed(
-    key: str, subject: str, template: str, context: dict[str, object], *, sender: str, recipients: tuple[str, ...]
+    key: str,
+    subject: str,
+    template: str,
+    context: dict[str, object],
+    *,
+    sender: str,
+    recipients: tuple[str, ...],
+    reader: Reader = ENGLISH_UTC,
 ) -> EmailMessage:
-    environment = _environment()
+    environment = _environment(reader.language)
+    # Plain-text labels line up in a column as wide as the longest (Azure code / Azure コード: 13 columns in Japanese).
+    context = {
+        "lang": reader.language,
+        "pad_to": 11 if reader.language == "en" else 13,
+        "font_family": _FONTS.get(reader.language, _FONTS["en"]),
+        **context,
+    }
     return EmailMessage(
         key=key,
         subject=one_line(subject),
@@ -281,43 +454,68 @@ def render_incident(
     last_good: datetime | None = None,
     told: ToldCode | None = None,
     unknown: str = "",
+    remedy: Remediation | None = None,
+    reader: Reader = ENGLISH_UTC,
 ) -> EmailMessage:
     """A reminder (still failing, or still missed) or a recovery notice for an incident told earlier.
 
     ``told`` is the code as the first email showed it (Azure's, or our label): without it, the incident's code.
+    ``remedy`` is its catalog entry, whose title and link a reader of another language than English reads.
 
     The exposure is the time since ``last_good``, the item's last good recovery point when the failure was recorded,
     with that point's time: never the time since the first failure, which understates it. Unknown is said as unknown.
     """
     if kind not in (REMINDER, RECOVERED):
         raise ValueError(f"render_incident renders reminders and recoveries, not {kind!r}")
+    _, ngettext = gettext_of(reader.language), ngettext_of(reader.language)
     missed = incident.code == MISSED_CODE
     until = incident.closed_at or now
     known = last_good is not None and last_good <= until
-    gap = _how_long(until - last_good) if last_good is not None and known else ""
+    gap = _how_long(until - last_good, reader) if last_good is not None and known else ""
     if missed:
-        label = "Backup still missed" if kind == REMINDER else "Backup recovered"
-        since = _when(last_good) if known else "ever"
-        subject = f"[{label}] {incident.item}: no recovery point since {since}" + (f" ({gap})" if gap else "")
+        label = _("Backup still missed") if kind == REMINDER else _("Backup recovered")
+        if known:
+            since = _("no recovery point since %(since)s") % {"since": _when(last_good, reader)}
+        else:
+            since = _("no recovery point since ever")
+        subject = f"[{label}] {incident.item}: {since}" + (f" ({gap})" if gap else "")
     else:
-        label = f"{label_of(incident.operation)} {'still failing' if kind == REMINDER else 'recovered'}"
-        short = f"no good backup for {gap}" if gap else "last good backup unknown"
+        operation = label_of(incident.operation, _)
+        label = (_("%(operation)s still failing") if kind == REMINDER else _("%(operation)s recovered")) % {
+            "operation": operation
+        }
+        short = _("no good backup for %(gap)s") % {"gap": gap} if gap else _("last good backup unknown")
         code = told.short if told else incident.code
-        subject = f"[{label}] {incident.item}: {code} ({short}, {incident.count} failure{'s' * (incident.count != 1)})"
+        failures = ngettext("%(num)d failure", "%(num)d failures", incident.count) % {"num": incident.count}
+        counted = _("%(short)s, %(failures)s") % {"short": short, "failures": failures}
+        subject = f"[{label}] {incident.item}: {code} ({counted})"
+    title, docs_url = incident.title, incident.docs_url
+    if reader.language != "en" and remedy is not None:
+        title, docs_url = remedy.text(reader.language).title, remedy.text(reader.language).docs_url
+    elif reader.language != "en" and missed:
+        title, docs_url = _(MISSED_TITLE), _(MISSED_DOCS)
     context: dict[str, object] = {
         "i": incident,
         "kind": kind,
         "missed": missed,
         "gap": gap,
-        "last_good": _when(last_good) if known else "",
+        "last_good": _when(last_good, reader) if known else "",
         "told": told or ToldCode(incident.code, True, ""),
-        "unknown": UNKNOWN_BECAUSE.get(unknown, UNKNOWN_BECAUSE[""]),
-        "opened": _when(incident.opened_at),
-        "last_seen": _when(incident.last_seen),
-        "closed": _when(incident.closed_at),
+        "unknown": _unknown_because(unknown, reader),
+        "opened": _when(incident.opened_at, reader),
+        "last_seen": _when(incident.last_seen, reader),
+        "closed": _when(incident.closed_at, reader),
+        "title": title,
+        "docs_url": docs_url,
+        "azure_title": remedy is None and not missed and bool(title),
         "portal_url": f"{portal_url}/#@/resource{incident.vault_id}/{'backupItems' if missed else 'backupJobs'}",
     }
-    return _addressed(key, subject, "incident", context, sender=sender, recipients=recipients)
+    return _addressed(key, subject, "incident", context, sender=sender, recipients=recipients, reader=reader)
+
+
+# A missed backup's incident title and link (app.missed records them in English); translated for other readers.
+MISSED_TITLE = N_("No recovery point within the policy's schedule")
+MISSED_DOCS = N_("https://learn.microsoft.com/azure/backup/backup-azure-monitoring-built-in-monitor")
 
 
 @dataclass(frozen=True)
@@ -329,6 +527,8 @@ class DigestGroup:
     vault_name: str
     remedy: Remediation | None
     incidents: tuple[Incident, ...]
+    words: RemediationText | None = None  # the entry's words in the reader's language
+    first_failed: tuple[str, ...] = ()  # each incident's first failure, in the reader's time zone
 
 
 @dataclass(frozen=True)
@@ -340,7 +540,9 @@ class MissedRow:
     gap: str
 
 
-def digest_groups(incidents: list[Incident], remedies: Mapping[str, Remediation | None]) -> list[DigestGroup]:
+def digest_groups(
+    incidents: list[Incident], remedies: Mapping[str, Remediation | None], reader: Reader = ENGLISH_UTC
+) -> list[DigestGroup]:
     """Failures grouped by code and vault, the largest group first; ``remedies`` maps a code to its catalog entry."""
     groups: dict[tuple[str, str], list[Incident]] = {}
     for incident in sorted(incidents, key=lambda i: (i.item.casefold(), i.opened_at)):
@@ -350,8 +552,17 @@ def digest_groups(incidents: list[Incident], remedies: Mapping[str, Remediation 
         first = members[0]
         remedy = remedies.get(first.code)
         ours = remedy is not None and first.code not in remedy.codes and first.code.casefold() == remedy.key.casefold()
+        words = remedy.text(reader.language) if remedy else None
         built.append(
-            DigestGroup(remedy.title if ours and remedy else first.code, not ours, first.vault_name, remedy, tuple(members))
+            DigestGroup(
+                words.title if ours and words else first.code,
+                not ours,
+                first.vault_name,
+                remedy,
+                tuple(members),
+                words,
+                tuple(_when(i.opened_at, reader) for i in members),
+            )
         )
     return sorted(built, key=lambda g: (-len(g.incidents), g.vault_name.casefold(), g.code.casefold()))
 
@@ -366,36 +577,48 @@ def render_digest(
     now: datetime | None = None,
     remedies: Mapping[str, Remediation | None] | None = None,
     last_good: Mapping[str, datetime | None] | None = None,
+    reader: Reader = ENGLISH_UTC,
 ) -> EmailMessage:
     """One email for a storm of new incidents: grouped by code and vault (the cause and steps once per group), then
     the missed backups with how long each has gone without a recovery point.
 
     ``remedies`` maps a code to its catalog entry; ``last_good`` an incident key to its last recovery point.
     """
+    _, ngettext = gettext_of(reader.language), ngettext_of(reader.language)
     failures = [i for i in incidents if i.code != MISSED_CODE]
     missed_incidents = sorted((i for i in incidents if i.code == MISSED_CODE), key=lambda i: i.item.casefold())
     moment = now or max((i.last_seen for i in incidents), default=datetime.min)
     missed = []
     for incident in missed_incidents:
         point = (last_good or {}).get(incident.key)
-        missed.append(MissedRow(incident, _when(point) if point else "ever", _how_long(moment - point) if point else ""))
+        missed.append(
+            MissedRow(incident, _when(point, reader) if point else "", _how_long(moment - point, reader) if point else "")
+        )
     vaults = sorted({i.vault_name for i in incidents})
-    labels = {label_of(i.operation) for i in failures}
-    label = f"{labels.pop()} failed" if len(labels) == 1 else "Backup jobs failed"
-    in_vaults = f"in {len(vaults)} vault{'s' * (len(vaults) != 1)}"
+    labels = {failed_label(i.operation, _) for i in failures}
+    label = labels.pop() if len(labels) == 1 else _("Backup jobs failed")
+    in_vaults = ngettext("in %(num)d vault", "in %(num)d vaults", len(vaults)) % {"num": len(vaults)}
     if not failures:
-        subject = f"[Backups missed] {len(missed)} items without a recent recovery point {in_vaults} (digest)"
+        subject = _("[Backups missed] %(count)d items without a recent recovery point %(in_vaults)s (digest)") % {
+            "count": len(missed),
+            "in_vaults": in_vaults,
+        }
     else:
-        also = f", {len(missed)} missed backup{'s' * (len(missed) != 1)}" if missed else ""
-        subject = f"[{label}] {len(failures)} new failures {in_vaults}{also} (digest)"
+        also = ngettext(", %(num)d missed backup", ", %(num)d missed backups", len(missed)) % {"num": len(missed)}
+        subject = _("[%(label)s] %(count)d new failures %(in_vaults)s%(also)s (digest)") % {
+            "label": label,
+            "count": len(failures),
+            "in_vaults": in_vaults,
+            "also": also if missed else "",
+        }
     context: dict[str, object] = {
-        "groups": digest_groups(failures, remedies or {}),
+        "groups": digest_groups(failures, remedies or {}, reader),
         "failures": failures,
         "missed": missed,
         "vaults": vaults,
         "portal_url": portal_url,
     }
-    return _addressed(key, subject, "digest", context, sender=sender, recipients=recipients)
+    return _addressed(key, subject, "digest", context, sender=sender, recipients=recipients, reader=reader)
 
 
 def render_missed(
@@ -407,20 +630,26 @@ def render_missed(
     sender: str,
     recipients: tuple[str, ...],
     portal_url: str,
+    reader: Reader = ENGLISH_UTC,
 ) -> EmailMessage:
     """No failure, no alert: the item simply has no recovery point as recent as its policy promises."""
+    _ = gettext_of(reader.language)
     last = item.last_recovery_point
-    age = _how_long(now - last) if last else "ever"
-    subject = f"[Backup missed] {item.item}: no recovery point for {age} (policy {item.policy_name})"
+    age = _how_long(now - last, reader) if last else ""
+    if last:
+        subject = _("[Backup missed] %(item)s: no recovery point for %(age)s (policy %(policy)s)")
+    else:
+        subject = _("[Backup missed] %(item)s: no recovery point for ever (policy %(policy)s)")
+    subject = subject % {"item": item.item, "age": age, "policy": item.policy_name}
     context: dict[str, object] = {
         "p": item,
         "age": age,
-        "last": _when(last),
-        "interval": _every(interval),
+        "last": _when(last, reader),
+        "interval": _every(interval, reader),
         "portal_url": f"{portal_url}/#@/resource{item.vault_id}/backupItems",
         "vault_name": parse_vault_id(item.vault_id)["vault_name"],
     }
-    return _addressed(key, subject, "missed", context, sender=sender, recipients=recipients)
+    return _addressed(key, subject, "missed", context, sender=sender, recipients=recipients, reader=reader)
 
 
 @dataclass(frozen=True)
@@ -433,12 +662,21 @@ class Sample:
 
 
 def render_test(
-    proved: list[tuple[str, str]], sample: Sample, *, key: str, now: datetime, sender: str, recipients: tuple[str, ...]
+    proved: list[tuple[str, str]],
+    sample: Sample,
+    *,
+    key: str,
+    now: datetime,
+    sender: str,
+    recipients: tuple[str, ...],
+    reader: Reader = ENGLISH_UTC,
 ) -> EmailMessage:
     """The test email: "TEST — nothing has failed" first, its own look (no failure colours), the path it proved
     (``proved``: mailer, sender, recipients, settings), and a sample failure below a divider."""
-    context: dict[str, object] = {"proved": proved, "sample": sample, "sent": _when(now)}
-    return _addressed(key, "[backup-events TEST] nothing has failed", "test", context, sender=sender, recipients=recipients)
+    _ = gettext_of(reader.language)
+    context: dict[str, object] = {"proved": proved, "sample": sample, "sent": _when(now, reader)}
+    subject = _("[backup-events TEST] nothing has failed")
+    return _addressed(key, subject, "test", context, sender=sender, recipients=recipients, reader=reader)
 
 
 @dataclass(frozen=True)
@@ -463,11 +701,13 @@ def render_reminder_digest(
     portal_url: str,
     last_good: Mapping[str, datetime | None],
     told: Mapping[str, ToldCode],
+    reader: Reader = ENGLISH_UTC,
 ) -> EmailMessage:
     """Reminders due at once for many incidents, as one email: the longest without a good backup first.
 
     ``last_good`` maps an incident key to its last good recovery point, ``told`` to the code its first email showed.
     """
+    _ = gettext_of(reader.language)
     rows = []
     for incident in incidents:
         point = last_good.get(incident.key)
@@ -477,9 +717,9 @@ def render_reminder_digest(
                 incident=incident,
                 code=told.get(incident.key) or ToldCode(incident.code, True, ""),
                 missed=incident.code == MISSED_CODE,
-                opened=_when(incident.opened_at),
-                last_good=_when(point) if known and point else "",
-                gap=_how_long(now - point) if known and point else "",
+                opened=_when(incident.opened_at, reader),
+                last_good=_when(point, reader) if known and point else "",
+                gap=_how_long(now - point, reader) if known and point else "",
             )
         )
     worst_first = sorted(
@@ -487,11 +727,12 @@ def render_reminder_digest(
     )
     missed = sum(r.missed for r in rows)
     failing = len(rows) - missed
-    parts = [f"{failing} still failing"] if failing else []
-    parts += [f"{missed} still missed"] if missed else []
-    subject = f"[Backups still failing] {', '.join(parts)} (reminder digest)"
+    parts = [_("%(num)d still failing") % {"num": failing}] if failing else []
+    parts += [_("%(num)d still missed") % {"num": missed}] if missed else []
+    both = _("%(failing)s, %(missed)s") % {"failing": parts[0], "missed": parts[-1]} if len(parts) == 2 else "".join(parts)
+    subject = _("[Backups still failing] %(parts)s (reminder digest)") % {"parts": both}
     context: dict[str, object] = {"rows": worst_first, "failing": failing, "missed": missed, "portal_url": portal_url}
-    return _addressed(key, subject, "reminders", context, sender=sender, recipients=recipients)
+    return _addressed(key, subject, "reminders", context, sender=sender, recipients=recipients, reader=reader)
 
 
 # --- blind spots and the daily summary (issue 17): new functions only, below everything else -------------------
@@ -508,16 +749,19 @@ def render_blind(
     recipients: tuple[str, ...],
     portal_url: str,
     lookback: timedelta | None = None,
+    reader: Reader = ENGLISH_UTC,
 ) -> EmailMessage:
     """What the monitor cannot see (``kind`` opened or reminder), or that it can see it again (recovered).
+
+    Its words are English for now (their Japanese is to write); its times are in the reader's zone.
 
     Seen again after longer than the polls' ``lookback``, the jobs that started in the first part of the blind stretch
     were never read and never will be: the email gives that stretch.
     """
     recovered = kind == RECOVERED
     until = incident.closed_at or now
-    unseen = _when(until - lookback) if lookback is not None and until - incident.opened_at > lookback else ""
-    since = _when(incident.opened_at)
+    unseen = _when(until - lookback, reader) if lookback is not None and until - incident.opened_at > lookback else ""
+    since = _when(incident.opened_at, reader)
     blind_for = _how_long((incident.closed_at or now) - incident.opened_at)
     cause = spot.cause.value
     what = {
@@ -542,8 +786,8 @@ def render_blind(
         "label": label,
         "recovered": recovered,
         "since": since,
-        "closed": _when(incident.closed_at),
-        "last_seen": _when(incident.last_seen),
+        "closed": _when(incident.closed_at, reader),
+        "last_seen": _when(incident.last_seen, reader),
         "blind_for": blind_for,
         "cause": cause,
         "what": what,
@@ -555,7 +799,7 @@ def render_blind(
         "unseen": unseen,
         "lookback": _how_long(lookback) if lookback is not None else "",
     }
-    return _addressed(key, subject, "blind", context, sender=sender, recipients=recipients)
+    return _addressed(key, subject, "blind", context, sender=sender, recipients=recipients, reader=reader)
 
 
 def _percent(rate: float | None) -> str:

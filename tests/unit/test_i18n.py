@@ -1,8 +1,8 @@
 """The emails' translation machinery: gettext catalogs compiled with Babel, Jinja2's i18n extension, Babel's dates.
 
-The product templates are not translated yet; ``i18n_demo/templates/demo.html.j2`` shows the whole path on a
-template of its own: Babel's Jinja2 extractor finds its words, a catalog translates them, Babel compiles it, and the
-environment ``render`` uses speaks Japanese with the input still escaped.
+``i18n_demo/templates/demo.html.j2`` shows the whole path on a template of its own: Babel's Jinja2 extractor finds
+its words, a catalog translates them, Babel compiles it, and the environment ``render`` uses speaks Japanese with the
+input still escaped. The product's own emails in Japanese are specified in tests/test_japanese_emails.py.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def translated(template: Catalog, words: dict[str, str], fuzzy: tuple[str, ...] 
 
 
 def test_a_template_of_our_own_renders_in_japanese_through_extract_catalog_and_compile() -> None:
-    template = i18n.extract(DEMO)
+    template = i18n.extract(DEMO, DEMO / "babel.cfg")
     assert sorted(str(m.id) for m in template if m.id) == sorted(JAPANESE)
     words = Translations(io.BytesIO(compiled(translated(template, JAPANESE))), domain=i18n.DOMAIN)
     env = i18n.environment(jinja2.FileSystemLoader(DEMO / "templates"), words)
@@ -83,7 +83,7 @@ def test_the_shipped_catalogs_are_current() -> None:
 
 
 def test_stale_catalogs_are_named_each_in_one_line() -> None:
-    template = i18n.extract(DEMO)
+    template = i18n.extract(DEMO, DEMO / "babel.cfg")
     good = translated(template, JAPANESE)
     assert i18n.stale(template, template, {"ja": good}, {"ja": compiled(good)}) == []
 

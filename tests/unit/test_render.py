@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -183,3 +184,57 @@ def test_no_error_at_all_is_said_as_such_not_as_a_label() -> None:
     del raw["properties"]["errorDetails"]
     code = told(raw)
     assert (code.text, code.azure, code.label) == ("no error code", False, False)
+
+
+def render_for(raw: dict[str, Any], language: str, zone: str) -> Any:
+    from backup_events.mail.render import Reader  # noqa: PLC0415
+
+    job = normalise_job(raw)
+    return render_failure(
+        job,
+        remediation.load().diagnose(job.errors),
+        key="k",
+        sender="backup-events@example.com",
+        recipients=("oncall@example.com",),
+        portal_url="https://portal.azure.com",
+        reader=Reader(language, zone),
+    )
+
+
+def test_english_keeps_its_own_durations_in_any_zone_and_japanese_reads_babels() -> None:
+    english = render_for(load(VM), "en", "Asia/Tokyo").text
+    assert "Ended      : 2026-11-21 05:25 JST (ran 4 h 20 min)" in english
+    japanese = render_for(load(VM), "ja", "Asia/Tokyo").text
+    assert "2026年11月21日 05:25 JST (実行時間 4 時間 20 分)" in japanese
+
+
+def test_a_japanese_email_escapes_everything_from_the_job_as_the_english_does() -> None:
+    raw = copy.deepcopy(load(VM))
+    raw["properties"]["entityFriendlyName"] = "<img src=x onerror=alert(1)>"
+    raw["properties"]["errorDetails"][0]["errorString"] = "<script>alert(1)</script>"
+    html = render_for(raw, "ja", "Asia/Tokyo").html
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_the_plain_text_labels_line_up_whatever_the_language() -> None:
+    from backup_events.mail.render import pad  # noqa: PLC0415
+
+    assert pad("Vault", 11) == "Vault      " and pad("コンテナー", 13) == "コンテナー   "
+    lines = [line for line in render_for(load(VM), "ja", "Asia/Tokyo").text.splitlines() if " : " in line[:16]]
+    assert len(lines) >= 7 and len({pad_width(line.split(" : ")[0]) for line in lines}) == 1
+
+
+def pad_width(label: str) -> int:
+    import unicodedata  # noqa: PLC0415
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in label + " ")
+
+
+def test_a_note_about_the_job_is_told_in_the_readers_language() -> None:
+    from backup_events.mail.render import Reader, notes_of  # noqa: PLC0415
+
+    job = normalise_job(load(VM))
+    noted = dataclasses.replace(job, notes=("Unknown job type 'AzureFutureJob': reported with what could be read.", "odd"))
+    assert notes_of(noted) == noted.notes
+    assert notes_of(noted, Reader("ja", "UTC")) == ("未知のジョブ種別 'AzureFutureJob': 読み取れた内容で報告しています。", "odd")

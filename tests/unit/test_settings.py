@@ -226,7 +226,7 @@ def test_the_daily_summary_is_at_nine_utc_unless_told_and_off_stops_it() -> None
         ("BACKUP_SUMMARY_SCHEDULE", "9:00", "BACKUP_SUMMARY_SCHEDULE: must be a time of day HH:MM on a quarter hour"),
         ("BACKUP_SUMMARY_SCHEDULE", "09:10", "the summary timer runs every 15 minutes"),
         ("BACKUP_SUMMARY_SCHEDULE", "24:00", "or 'off'"),
-        ("BACKUP_TIMEZONE", "Mars/Olympus_Mons", "BACKUP_TIMEZONE: must be an IANA time zone name"),
+        ("BACKUP_TIMEZONE", "Mars/Olympus_Mons", "BACKUP_TIMEZONE: time zone 'Mars/Olympus_Mons' is not an IANA name"),
         ("BACKUP_TIMEZONE", "../../etc/passwd", "such as Asia/Tokyo"),
         ("BACKUP_BLIND_AFTER_RUNS", "0", "BACKUP_BLIND_AFTER_RUNS: must be a whole number, 1-1000"),
     ],
@@ -235,3 +235,22 @@ def test_a_bad_summary_or_blind_spot_setting_is_named_with_a_valid_example(name:
     with pytest.raises(ConfigurationError) as caught:
         Settings.from_environ({**AZURE, name: value})
     assert problem in str(caught.value)
+
+
+def test_the_mail_language_and_time_zone_default_to_english_in_utc_and_are_checked() -> None:
+    settings = Settings.from_environ(AZURE)
+    assert (settings.mail_language, settings.timezone) == ("en", "UTC")
+    tokyo = Settings.from_environ({**AZURE, "BACKUP_MAIL_LANGUAGE": "ja", "BACKUP_TIMEZONE": "Asia/Tokyo"})
+    assert (tokyo.mail_language, tokyo.timezone) == ("ja", "Asia/Tokyo")
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ({**AZURE, "BACKUP_MAIL_LANGUAGE": "jp", "BACKUP_TIMEZONE": "JST"})
+    assert caught.value.problems == (
+        "BACKUP_MAIL_LANGUAGE: language 'jp' is not one of en, ja; a valid value looks like 'ja'",
+        "BACKUP_TIMEZONE: time zone 'JST' is not an IANA name such as Asia/Tokyo or UTC; a valid value looks like 'Asia/Tokyo'",
+    )
+
+
+def test_a_route_names_its_groups_language_and_zone() -> None:
+    routes = "rg:rg-db-tokyo=dba@contoso.jp lang=ja tz=Asia/Tokyo;vault:rsv-prod=ops@contoso.com"
+    settings = Settings.from_environ({**AZURE, "BACKUP_ROUTES": routes})
+    assert [(r.language, r.zone) for r in settings.routes] == [("ja", "Asia/Tokyo"), ("", "")]
