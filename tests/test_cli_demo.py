@@ -50,8 +50,8 @@ def test_the_story_writes_to_its_own_folder_and_never_over_the_demo(tmp_path: Pa
     before = sorted(p.name for p in (tmp_path / "outbox").glob("*.eml"))
     out = demo(tmp_path, "--story")
     story = tmp_path / "outbox" / "story"
-    assert f"23 emails in {story}/" in out
-    assert len(list(story.glob("*.eml"))) == 23
+    assert f"26 emails in {story}/" in out
+    assert len(list(story.glob("*.eml"))) == 26
     assert sorted(p.name for p in (tmp_path / "outbox").glob("*.eml")) == before
 
 

@@ -93,7 +93,7 @@ def test_nothing_recorded_in_a_day_says_so_in_red(build: BuildServices, outbox: 
 def test_the_timer_sends_once_in_the_scheduled_quarter_of_the_configured_time_zone(
     build: BuildServices, clock: Clock, outbox: Path
 ) -> None:
-    tokyo = {"timezone": "Asia/Tokyo", "summary_time": "09:00"}  # 00:00 UTC
+    tokyo = {"zone": "Asia/Tokyo", "summary_time": "09:00"}  # 00:00 UTC
     clock.now = datetime(2026, 11, 25, 23, 45, tzinfo=UTC)
     assert summary.on_timer(build(**tokyo)) is None
     clock.advance(minutes=15)
