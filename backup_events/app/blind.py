@@ -12,6 +12,8 @@ from backup_events.app.services import RunReport, Services
 from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import Change, Incident, Outcome
 from backup_events.domain.watch import (
+    EVERY_VAULT_NAME,
+    SUBSCRIPTION_NAME,
     BlindSpot,
     Cause,
     Scope,
@@ -39,12 +41,12 @@ def vault_spot(vault_id: str, error: str, at: datetime) -> BlindSpot:
 
 def every_vault_spot(error: str, at: datetime, cause: Cause | None = None) -> BlindSpot:
     """Nothing could be read this run: the credential, discovery or ARM itself (``cause``: most vaults')."""
-    return BlindSpot(Scope.EVERY_VAULT, "", "every watched vault", error, at, cause)
+    return BlindSpot(Scope.EVERY_VAULT, "", EVERY_VAULT_NAME, error, at, cause)
 
 
 def subscription_spot(subscription_id: str, at: datetime) -> BlindSpot:
     """A watched subscription in which discovery found no vault."""
-    return BlindSpot(Scope.SUBSCRIPTION, subscription_id, f"subscription {subscription_id}", "", at)
+    return BlindSpot(Scope.SUBSCRIPTION, subscription_id, SUBSCRIPTION_NAME % {"id": subscription_id}, "", at)
 
 
 def spot_of(incident: Incident) -> BlindSpot:

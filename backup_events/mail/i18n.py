@@ -34,6 +34,7 @@ TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 # Dates in each language's own order; the zone follows as its tz database abbreviation (JST, UTC, CET), which both
 # readers know, where CLDR would write JST in Japanese but +0900 in English.
 _DATE_PATTERNS = {"en": "yyyy-MM-dd HH:mm", "ja": "y年M月d日 HH:mm"}
+_DAY_PATTERNS = {"en": "yyyy-MM-dd", "ja": "y年M月d日"}
 
 
 def po_path(language: str) -> Path:
@@ -83,6 +84,13 @@ def format_when(value: datetime | None, language: str, zone: str = "UTC") -> str
 
     local = value.astimezone(ZoneInfo(zone))
     return f"{format_datetime(local, _DATE_PATTERNS[language], locale=language)} {local.tzname()}"
+
+
+def format_day(value: datetime, language: str, zone: str = "UTC") -> str:
+    """``2026年11月25日`` / ``2026-11-25``: the day a moment falls on in the reader's time zone, in their language."""
+    from babel.dates import format_date  # noqa: PLC0415 - imported on first render, not on cold start
+
+    return format_date(value.astimezone(ZoneInfo(zone)).date(), _DAY_PATTERNS[language], locale=language)
 
 
 def format_duration(value: timedelta | None, language: str) -> str:
