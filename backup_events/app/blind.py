@@ -20,6 +20,7 @@ from backup_events.domain.watch import (
     blind_key,
     common_cause,
     held_incident,
+    many_errors,
     observation_key,
     seen_again,
     tell_if_due,
@@ -94,8 +95,7 @@ def after_run(services: Services, vault_ids: Sequence[str], report: RunReport, a
     if vault_ids and len(report.unreadable) == len(vault_ids):
         errors = list(report.unreadable.values())
         cause, shown = common_cause(errors)
-        error = shown if len(set(errors)) == 1 else f"{len(errors)} vaults unreadable; for example: {shown}"
-        observe(services, [every_vault_spot(error, at, cause)], run, report)
+        observe(services, [every_vault_spot(many_errors(errors, shown), at, cause)], run, report)
     else:
         if vault_ids:
             clear_spot(services, every_vault_spot("", at), at)

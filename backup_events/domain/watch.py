@@ -102,6 +102,23 @@ def fix_for(cause: Cause, scope: Scope, target: str, gettext: Callable[[str], st
     return _("Azure Resource Manager did not answer within the retry budget: check the service health; the next run tries again.")
 
 
+MANY_ERRORS = N_("%(num)d vaults unreadable; for example: %(error)s")
+"""The error of the "every vault" blind spot when the vaults failed in different ways: how many, and one of them."""
+_MANY_ERRORS = re.compile(r"(\d+) vaults unreadable; for example: (.*)", re.DOTALL)
+
+
+def many_errors(errors: Sequence[str], shown: str) -> str:
+    """``errors`` as one: ``shown`` when they are all the same, else how many there were and ``shown`` for example."""
+    return shown if len(set(errors)) == 1 else MANY_ERRORS % {"num": len(errors), "error": shown}
+
+
+def told_error(error: str, gettext: Callable[[str], str] = N_) -> str:
+    """A blind spot's error as an email says it: Azure's (or the jobs source's) words as they came; our own words
+    around them ("5 vaults unreadable; for example: …") through ``gettext`` when given."""
+    many = _MANY_ERRORS.fullmatch(error)
+    return gettext(MANY_ERRORS) % {"num": int(many[1]), "error": many[2]} if many else error
+
+
 def told_name(item: str, gettext: Callable[[str], str] = N_) -> str:
     """A blind spot's item (``BlindSpot.name``) as an email says it, through ``gettext`` when given: a vault's name
     as it is, "every watched vault" and "subscription <id>" in the email's language."""

@@ -31,7 +31,7 @@ from backup_events.domain.model import (
 from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
 from backup_events.domain.remediation import severity_of
 from backup_events.domain.summary import Summary
-from backup_events.domain.watch import BLIND_CODE, BlindSpot, Scope, fix_for, told_name
+from backup_events.domain.watch import BLIND_CODE, BlindSpot, Scope, fix_for, told_error, told_name
 from backup_events.mail import i18n
 from backup_events.wire.alerts import BackupAlert
 from backup_events.wire.jobs import failed_task, parse_time, unfinished_task
@@ -797,7 +797,7 @@ def render_blind(
         "cause": cause,
         "what": what,
         "meaning": meaning,
-        "error": spot.error,
+        "error": told_error(spot.error, _),
         "fix": fix_for(spot.cause, spot.scope, target, _),
         "portal_url": f"{portal_url}/#@/resource{target}/users" if target else "",
         "portal_label": _("Access control (IAM) of %(name)s in the portal") % name,
