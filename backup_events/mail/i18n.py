@@ -1,8 +1,8 @@
 """The emails in the reader's language: gettext catalogs compiled with Babel, Jinja2's i18n extension, Babel's dates.
 
 The catalogs live in ``locale/``: ``messages.pot`` (every translatable string, extracted by Babel's Jinja2 extractor
-from ``templates/`` and by its Python extractor from ``mail/``, ``domain/operations.py`` and ``cli/main.py``, as
-``babel.cfg`` says), and per language
+from ``templates/`` and by its Python extractor from ``mail/``, ``domain/operations.py``, ``domain/watch.py`` and
+``cli/main.py``, as ``babel.cfg`` says), and per language
 ``<lang>/LC_MESSAGES/messages.po`` (the translations) and ``messages.mo`` (compiled). The ``.mo`` is committed, so a
 deployed Function App needs no build step; ``tests/unit/test_i18n.py`` fails while any of the three is stale.
 
