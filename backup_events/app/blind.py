@@ -12,12 +12,15 @@ from backup_events.app.services import RunReport, Services
 from backup_events.domain.ids import parse_vault_id
 from backup_events.domain.incidents import Change, Incident, Outcome
 from backup_events.domain.watch import (
+    EVERY_VAULT_NAME,
+    SUBSCRIPTION_NAME,
     BlindSpot,
     Cause,
     Scope,
     blind_key,
     common_cause,
     held_incident,
+    many_errors,
     observation_key,
     seen_again,
     tell_if_due,
@@ -39,12 +42,12 @@ def vault_spot(vault_id: str, error: str, at: datetime) -> BlindSpot:
 
 def every_vault_spot(error: str, at: datetime, cause: Cause | None = None) -> BlindSpot:
     """Nothing could be read this run: the credential, discovery or ARM itself (``cause``: most vaults')."""
-    return BlindSpot(Scope.EVERY_VAULT, "", "every watched vault", error, at, cause)
+    return BlindSpot(Scope.EVERY_VAULT, "", EVERY_VAULT_NAME, error, at, cause)
 
 
 def subscription_spot(subscription_id: str, at: datetime) -> BlindSpot:
     """A watched subscription in which discovery found no vault."""
-    return BlindSpot(Scope.SUBSCRIPTION, subscription_id, f"subscription {subscription_id}", "", at)
+    return BlindSpot(Scope.SUBSCRIPTION, subscription_id, SUBSCRIPTION_NAME % {"id": subscription_id}, "", at)
 
 
 def spot_of(incident: Incident) -> BlindSpot:
@@ -92,8 +95,7 @@ def after_run(services: Services, vault_ids: Sequence[str], report: RunReport, a
     if vault_ids and len(report.unreadable) == len(vault_ids):
         errors = list(report.unreadable.values())
         cause, shown = common_cause(errors)
-        error = shown if len(set(errors)) == 1 else f"{len(errors)} vaults unreadable; for example: {shown}"
-        observe(services, [every_vault_spot(error, at, cause)], run, report)
+        observe(services, [every_vault_spot(many_errors(errors, shown), at, cause)], run, report)
     else:
         if vault_ids:
             clear_spot(services, every_vault_spot("", at), at)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from backup_events.app.notify import last_good_of
 from backup_events.app.services import Services
 from backup_events.domain.incidents import Incident, hour_of
+from backup_events.domain.routing import reader_for
 from backup_events.domain.summary import summarise
 from backup_events.domain.watch import VaultRun
 from backup_events.errors import RunFailedError
@@ -62,6 +63,14 @@ def groups(services: Services, incidents: list[Incident], runs: list[VaultRun]) 
     return found or {services.config.recipients: ([], [])}
 
 
+def reader_of_group(services: Services, incidents: list[Incident], runs: list[VaultRun]) -> render.Reader:
+    """The group's language and time zone: what its first incident's (else first vault's) routes name, else the
+    settings' defaults (a group's addresses come from the same rules, so they read alike)."""
+    config = services.config
+    vault_id = incidents[0].vault_id if incidents else runs[0].vault_id if runs else ""
+    return render.Reader(*reader_for(vault_id, config.routes, config.language, config.zone))
+
+
 def send_summary(services: Services) -> SummaryReport:
     """Write and send the summary of the last 24 hours to every recipient group, now."""
     now = services.deps.clock()
@@ -79,7 +88,8 @@ def send_summary(services: Services) -> SummaryReport:
             sender=services.config.sender,
             recipients=recipients,
             portal_url=services.config.portal_url,
-            timezone=services.config.zone,
+            reader=reader_of_group(services, mine, counts),
+            remedies={i.code: services.deps.catalog.entry(i.code) for i in mine},
         )
         if services.deps.mailer.delivered(message):
             report.already += 1

@@ -12,17 +12,22 @@ import enum
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from backup_events.domain.identity import incident_key
 from backup_events.domain.incidents import NONE, PENDING, SENT, Incident
+from backup_events.domain.operations import N_
 
 BLIND_CODE = "BlindSpot"
 EVERY_VAULT = "/backup-events/every-vault"
 """The scope (in place of a vault id) of the blind spot "no vault could be read this run"."""
 BACKUP_READER = "Backup Reader"
+EVERY_VAULT_NAME = N_("every watched vault")
+"""What on-call staff call the "every vault" blind spot (its item)."""
+SUBSCRIPTION_NAME = N_("subscription %(id)s")
+"""What on-call staff call a watched subscription with no vault (its item)."""
 
 
 class Scope(enum.StrEnum):
@@ -36,12 +41,12 @@ class Scope(enum.StrEnum):
 class Cause(enum.StrEnum):
     """Why, in the words on-call staff use."""
 
-    SIGN_IN = "sign-in failed"
-    FORBIDDEN = "access denied (403)"
-    GONE = "not found (404)"
-    THROTTLED = "throttled (429)"
-    NO_VAULTS = "no vault found"
-    UNAVAILABLE = "unreachable"
+    SIGN_IN = N_("sign-in failed")
+    FORBIDDEN = N_("access denied (403)")
+    GONE = N_("not found (404)")
+    THROTTLED = N_("throttled (429)")
+    NO_VAULTS = N_("no vault found")
+    UNAVAILABLE = N_("unreachable")
 
 
 _PATTERNS = (
@@ -64,36 +69,65 @@ def cause_of(error: str) -> Cause:
     return next((cause for cause, pattern in _PATTERNS if pattern.search(error)), Cause.UNAVAILABLE)
 
 
-def fix_for(cause: Cause, scope: Scope, target: str) -> str:
-    """What to do, in one or two sentences; ``target`` is the vault or subscription id (or empty for every vault)."""
+def fix_for(cause: Cause, scope: Scope, target: str, gettext: Callable[[str], str] = N_) -> str:
+    """What to do, in one or two sentences; ``target`` is the vault or subscription id (or empty for every vault).
+    The words go through ``gettext`` (an email's language) when given; the domain itself stays English."""
+    _ = gettext
     if cause is Cause.SIGN_IN:
-        return (
+        return _(
             "The app could not get a token for Azure Resource Manager: check that its managed identity still exists and "
             "is assigned to the function app (`AZURE_CLIENT_ID` names it), and that the tenant allows it to sign in."
         )
     if cause is Cause.FORBIDDEN:
-        where = f"on {target}" if target else "on each watched vault"
-        return (
-            f"Grant the app's managed identity the {BACKUP_READER} role {where} (`az role assignment create --role "
-            f"'{BACKUP_READER}' --assignee <the app's AZURE_CLIENT_ID> --scope {target or '<vault id>'}`); "
-            "the next run reads it again."
-        )
+        where = _("on %(target)s") % {"target": target} if target else _("on each watched vault")
+        return _(
+            "Grant the app's managed identity the %(role)s role %(where)s (`az role assignment create --role "
+            "'%(role)s' --assignee <the app's AZURE_CLIENT_ID> --scope %(scope)s`); the next run reads it again."
+        ) % {"role": BACKUP_READER, "where": where, "scope": target or _("<vault id>")}
     if cause is Cause.GONE:
-        return (
+        return _(
             "The vault (or its resource group or subscription) was deleted or moved: if that was meant, remove it from "
             "`BACKUP_VAULT_IDS`; if not, find who deleted it in the Activity log and restore it."
         )
     if cause is Cause.THROTTLED:
-        return (
+        return _(
             "Azure Resource Manager throttled the reads past the retry budget: another tool may be using the same "
             "subscription's read budget. Poll less often (`BACKUP_POLL_SCHEDULE`) or watch fewer vaults per instance."
         )
     if cause is Cause.NO_VAULTS:
-        return (
-            f"Discovery found no Recovery Services vault in subscription {target}: grant the app's managed identity "
-            f"{BACKUP_READER} on the subscription, or remove it from `BACKUP_SUBSCRIPTION_IDS` if it holds no vault."
-        )
-    return "Azure Resource Manager did not answer within the retry budget: check the service health; the next run tries again."
+        return _(
+            "Discovery found no Recovery Services vault in subscription %(target)s: grant the app's managed identity "
+            "%(role)s on the subscription, or remove it from `BACKUP_SUBSCRIPTION_IDS` if it holds no vault."
+        ) % {"target": target, "role": BACKUP_READER}
+    return _("Azure Resource Manager did not answer within the retry budget: check the service health; the next run tries again.")
+
+
+MANY_ERRORS = N_("%(num)d vaults unreadable; for example: %(error)s")
+"""The error of the "every vault" blind spot when the vaults failed in different ways: how many, and one of them."""
+_MANY_ERRORS = re.compile(r"(\d+) vaults unreadable; for example: (.*)", re.DOTALL)
+
+
+def many_errors(errors: Sequence[str], shown: str) -> str:
+    """``errors`` as one: ``shown`` when they are all the same, else how many there were and ``shown`` for example."""
+    return shown if len(set(errors)) == 1 else MANY_ERRORS % {"num": len(errors), "error": shown}
+
+
+def told_error(error: str, gettext: Callable[[str], str] = N_) -> str:
+    """A blind spot's error as an email says it: Azure's (or the jobs source's) words as they came; our own words
+    around them ("5 vaults unreadable; for example: …") through ``gettext`` when given."""
+    many = _MANY_ERRORS.fullmatch(error)
+    return gettext(MANY_ERRORS) % {"num": int(many[1]), "error": many[2]} if many else error
+
+
+def told_name(item: str, gettext: Callable[[str], str] = N_) -> str:
+    """A blind spot's item (``BlindSpot.name``) as an email says it, through ``gettext`` when given: a vault's name
+    as it is, "every watched vault" and "subscription <id>" in the email's language."""
+    if item == EVERY_VAULT_NAME:
+        return gettext(EVERY_VAULT_NAME)
+    prefix = SUBSCRIPTION_NAME.split("%", 1)[0]
+    if item.startswith(prefix):
+        return gettext(SUBSCRIPTION_NAME) % {"id": item.removeprefix(prefix)}
+    return item
 
 
 @dataclass(frozen=True)

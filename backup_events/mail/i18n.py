@@ -1,8 +1,8 @@
 """The emails in the reader's language: gettext catalogs compiled with Babel, Jinja2's i18n extension, Babel's dates.
 
 The catalogs live in ``locale/``: ``messages.pot`` (every translatable string, extracted by Babel's Jinja2 extractor
-from ``templates/`` and by its Python extractor from ``mail/``, ``domain/operations.py`` and ``cli/main.py``, as
-``babel.cfg`` says), and per language
+from ``templates/`` and by its Python extractor from ``mail/``, ``domain/operations.py``, ``domain/watch.py`` and
+``cli/main.py``, as ``babel.cfg`` says), and per language
 ``<lang>/LC_MESSAGES/messages.po`` (the translations) and ``messages.mo`` (compiled). The ``.mo`` is committed, so a
 deployed Function App needs no build step; ``tests/unit/test_i18n.py`` fails while any of the three is stale.
 
@@ -34,6 +34,7 @@ TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 # Dates in each language's own order; the zone follows as its tz database abbreviation (JST, UTC, CET), which both
 # readers know, where CLDR would write JST in Japanese but +0900 in English.
 _DATE_PATTERNS = {"en": "yyyy-MM-dd HH:mm", "ja": "y年M月d日 HH:mm"}
+_DAY_PATTERNS = {"en": "yyyy-MM-dd", "ja": "y年M月d日"}
 
 
 def po_path(language: str) -> Path:
@@ -83,6 +84,13 @@ def format_when(value: datetime | None, language: str, zone: str = "UTC") -> str
 
     local = value.astimezone(ZoneInfo(zone))
     return f"{format_datetime(local, _DATE_PATTERNS[language], locale=language)} {local.tzname()}"
+
+
+def format_day(value: datetime, language: str, zone: str = "UTC") -> str:
+    """``2026年11月25日`` / ``2026-11-25``: the day a moment falls on in the reader's time zone, in their language."""
+    from babel.dates import format_date  # noqa: PLC0415 - imported on first render, not on cold start
+
+    return format_date(value.astimezone(ZoneInfo(zone)).date(), _DAY_PATTERNS[language], locale=language)
 
 
 def format_duration(value: timedelta | None, language: str) -> str:

@@ -31,7 +31,7 @@ from backup_events.domain.model import (
 from backup_events.domain.operations import OperationKind, failed_label, kind_of, label_of
 from backup_events.domain.remediation import severity_of
 from backup_events.domain.summary import Summary
-from backup_events.domain.watch import BlindSpot, Scope, fix_for
+from backup_events.domain.watch import BLIND_CODE, BlindSpot, Scope, fix_for, told_error, told_name
 from backup_events.mail import i18n
 from backup_events.wire.alerts import BackupAlert
 from backup_events.wire.jobs import failed_task, parse_time, unfinished_task
@@ -753,36 +753,41 @@ def render_blind(
 ) -> EmailMessage:
     """What the monitor cannot see (``kind`` opened or reminder), or that it can see it again (recovered).
 
-    Its words are English for now (their Japanese is to write); its times are in the reader's zone.
+    Its words are in the reader's language, its times in the reader's zone.
 
     Seen again after longer than the polls' ``lookback``, the jobs that started in the first part of the blind stretch
     were never read and never will be: the email gives that stretch.
     """
+    _ = gettext_of(reader.language)
     recovered = kind == RECOVERED
     until = incident.closed_at or now
     unseen = _when(until - lookback, reader) if lookback is not None and until - incident.opened_at > lookback else ""
     since = _when(incident.opened_at, reader)
-    blind_for = _how_long((incident.closed_at or now) - incident.opened_at)
-    cause = spot.cause.value
+    blind_for = _how_long((incident.closed_at or now) - incident.opened_at, reader)
+    cause = _(spot.cause.value)
+    shown = told_name(spot.name, _)
+    name = {"name": shown}
     what = {
-        Scope.VAULT: f"vault {spot.name}",
-        Scope.EVERY_VAULT: "the watched vaults",
-        Scope.SUBSCRIPTION: f"the vaults of {spot.name}",
+        Scope.VAULT: _("vault %(name)s") % name,
+        Scope.EVERY_VAULT: _("the watched vaults"),
+        Scope.SUBSCRIPTION: _("the vaults of %(name)s") % name,
     }[spot.scope]
     meaning = {
-        Scope.VAULT: f"Failed backups in vault {spot.name} are not being told while it cannot be read.",
-        Scope.EVERY_VAULT: "No failed backup in any vault is being told while nothing can be read.",
-        Scope.SUBSCRIPTION: f"No vault of {spot.name} is watched: discovery found none there.",
+        Scope.VAULT: _("Failed backups in vault %(name)s are not being told while it cannot be read.") % name,
+        Scope.EVERY_VAULT: _("No failed backup in any vault is being told while nothing can be read."),
+        Scope.SUBSCRIPTION: _("No vault of %(name)s is watched: discovery found none there.") % name,
     }[spot.scope]
+    words = {**name, "blind_for": blind_for, "cause": cause, "since": since}
     if recovered:
-        label, subject = "Can see again", f"[Can see again] {spot.name}: read again after {blind_for} blind"
+        label, subject = _("Can see again"), _("[Can see again] %(name)s: read again after %(blind_for)s blind") % words
     elif kind == REMINDER:
-        label, subject = "Still blind", f"[Still blind] {spot.name}: cannot be read for {blind_for} ({cause})"
+        label, subject = _("Still blind"), _("[Still blind] %(name)s: cannot be read for %(blind_for)s (%(cause)s)") % words
     else:
-        label, subject = "Blind spot", f"[Blind spot] {spot.name}: cannot be read since {since} ({cause})"
+        label, subject = _("Blind spot"), _("[Blind spot] %(name)s: cannot be read since %(since)s (%(cause)s)") % words
     target = spot.target if spot.scope is Scope.VAULT else f"/subscriptions/{spot.target}" if spot.target else ""
     context: dict[str, object] = {
         "i": incident,
+        "name": shown,
         "label": label,
         "recovered": recovered,
         "since": since,
@@ -792,12 +797,12 @@ def render_blind(
         "cause": cause,
         "what": what,
         "meaning": meaning,
-        "error": spot.error,
-        "fix": fix_for(spot.cause, spot.scope, target),
+        "error": told_error(spot.error, _),
+        "fix": fix_for(spot.cause, spot.scope, target, _),
         "portal_url": f"{portal_url}/#@/resource{target}/users" if target else "",
-        "portal_label": f"Access control (IAM) of {spot.name} in the portal",
+        "portal_label": _("Access control (IAM) of %(name)s in the portal") % name,
         "unseen": unseen,
-        "lookback": _how_long(lookback) if lookback is not None else "",
+        "lookback": _how_long(lookback, reader) if lookback is not None else "",
     }
     return _addressed(key, subject, "blind", context, sender=sender, recipients=recipients, reader=reader)
 
@@ -808,37 +813,63 @@ def _percent(rate: float | None) -> str:
 
 
 def render_summary(
-    summary: Summary, *, key: str, sender: str, recipients: tuple[str, ...], portal_url: str, timezone: str = "UTC"
+    summary: Summary,
+    *,
+    key: str,
+    sender: str,
+    recipients: tuple[str, ...],
+    portal_url: str,
+    reader: Reader = ENGLISH_UTC,
+    remedies: Mapping[str, Remediation | None] | None = None,
 ) -> EmailMessage:
-    """The daily summary of one recipient group: the estate at a glance, bars in HTML and CSS only."""
-    import zoneinfo  # noqa: PLC0415
-
-    zone = zoneinfo.ZoneInfo(timezone)
+    """The daily summary of one recipient group: the estate at a glance, bars in HTML and CSS only; its words in the
+    reader's language, its day and times in the reader's zone. ``remedies`` maps a code to its catalog entry (the
+    titles of the top codes in the reader's language)."""
+    _, ngettext = gettext_of(reader.language), ngettext_of(reader.language)
 
     def local(moment: datetime | None) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else "—"
+        return _when(moment, reader)
 
-    day = summary.until.astimezone(zone).date().isoformat()
+    def how_long(value: timedelta | None) -> str:
+        return _how_long(value, reader)
+
+    def item_of(incident: Incident) -> str:
+        """An incident's item as the reader reads it ("every watched vault" in their language)."""
+        return told_name(incident.item, _) if incident.code == BLIND_CODE else incident.item
+
+    def title_of(code: str, title: str) -> str:
+        """An incident's title as the reader reads it: a blind spot's cause, or the catalog entry's title."""
+        if code == BLIND_CODE:
+            return _(title)
+        remedy = (remedies or {}).get(code)
+        return remedy.text(reader.language).title if remedy and reader.language != "en" else title
+
+    day = i18n.format_day(summary.until, reader.language, reader.zone)
     counts = [
-        (len(summary.failing), "failing"),
-        (len(summary.missed), "missed"),
-        (len(summary.blind), "blind spot" + "s" * (len(summary.blind) != 1)),
-        (len(summary.restores), "failed restore" + "s" * (len(summary.restores) != 1)),
+        (len(summary.failing), ngettext("%(num)d failing", "%(num)d failing", len(summary.failing))),
+        (len(summary.missed), ngettext("%(num)d missed", "%(num)d missed", len(summary.missed))),
+        (len(summary.blind), ngettext("%(num)d blind spot", "%(num)d blind spots", len(summary.blind))),
+        (len(summary.restores), ngettext("%(num)d failed restore", "%(num)d failed restores", len(summary.restores))),
     ]
-    parts = [f"{n} {what}" for n, what in counts if n]
+    parts = [what % {"num": n} for n, what in counts if n]
     unread = sum(1 for v in summary.vaults if v.unreadable_runs)
     if not parts and unread:
-        parts = [f"{unread} vault{'s' * (unread != 1)} not always readable"]
+        parts = [ngettext("%(num)d vault not always readable", "%(num)d vaults not always readable", unread) % {"num": unread}]
     if not summary.polled:
-        parts.append("no run recorded")
-    recovered = f" ({len(summary.recovered)} recovered)" if summary.recovered else ""
-    headline = ", ".join(parts) if parts else f"all fine{' now' if recovered else ''}{recovered}"
+        parts.append(_("no run recorded"))
+    if parts:
+        headline = _(", ").join(parts)
+    elif summary.recovered:
+        headline = _("all fine now (%(num)d recovered)") % {"num": len(summary.recovered)}
+    else:
+        headline = _("all fine")
     jobs = (
-        f"{_percent(summary.success_rate)} of {summary.jobs} job{'s' * (summary.jobs != 1)} succeeded"
+        ngettext("%(rate)s of %(num)d job succeeded", "%(rate)s of %(num)d jobs succeeded", summary.jobs)
+        % {"rate": _percent(summary.success_rate), "num": summary.jobs}
         if summary.jobs
-        else "no finished jobs"
+        else _("no finished jobs")
     )
-    subject = f"[Backup summary] {day}: {headline} · {jobs}"
+    subject = _("[Backup summary] %(day)s: %(headline)s · %(jobs)s") % {"day": day, "headline": headline, "jobs": jobs}
     vaults = [
         {
             "v": v,
@@ -857,8 +888,10 @@ def render_summary(
         "since": local(summary.since),
         "until": local(summary.until),
         "local": local,
-        "how_long": _how_long,
+        "how_long": how_long,
+        "title_of": title_of,
+        "item_of": item_of,
         "vaults": vaults,
         "portal_url": portal_url,
     }
-    return _addressed(key, subject, "summary", context, sender=sender, recipients=recipients)
+    return _addressed(key, subject, "summary", context, sender=sender, recipients=recipients, reader=reader)

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from backup_events.adapters.sample_jobs import SampleJobSource
+from backup_events.app import summary
 from backup_events.app.poll import poll_jobs
 from backup_events.domain.incidents import Policy
 from tests.app.conftest import ON_CALL, BuildServices
@@ -55,3 +56,23 @@ def test_a_storm_is_one_digest_per_group_in_its_own_language(build: BuildService
     assert [s for s, _ in mail[TOKYO_DBA]] == ["[バックアップ失敗] 新しい失敗 4 件 (コンテナー 1 個) (まとめ)"]
     assert [s for s, _ in mail[ON_CALL]] == ["[Backup failed] 4 new failures in 1 vault (digest)"]
     assert "2026年11月25日 18:00 JST" in mail[TOKYO_DBA][0][1] and "2026-11-25 09:00 UTC" in mail[ON_CALL][0][1]
+
+
+def test_the_tokyo_groups_daily_summary_is_in_japanese_in_jst_and_the_default_groups_in_english(
+    build: BuildServices, outbox: Path, clock: Clock
+) -> None:
+    routes = settings(BACKUP_ROUTES=ROUTES).routes
+    poll_jobs(build(routes=routes))
+    for message in outbox.glob("*.eml"):
+        message.unlink()
+    clock.now = clock.now + timedelta(hours=1)
+    summary.send_summary(build(routes=routes))
+    mail = by_recipient(outbox)
+    ((tokyo, tokyo_text),), ((others, others_text),) = mail[TOKYO_DBA], mail[ON_CALL]
+    assert tokyo.startswith("[バックアップ日次サマリー] ") and "失敗中 " in tokyo
+    assert "現在失敗中" in tokyo_text and " JST" in tokyo_text and " UTC" not in tokyo_text
+    assert others.startswith("[Backup summary] ") and "Failing now" in others_text and " JST" not in others_text
+    # The top codes' titles are the catalog's, in the group's language.
+    entry = build().deps.catalog.entry("UserErrorGuestAgentStatusUnavailable")
+    assert entry is not None and f"{entry.text('ja').title} (1 件、1 回失敗)" in tokyo_text
+    assert "多いエラー コード" in tokyo_text and "Top error codes" in others_text
