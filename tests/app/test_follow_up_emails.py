@@ -61,3 +61,11 @@ def test_reminders_and_recoveries_of_alerts_and_of_incidents_kept_before_facts_a
         closed = replace(incident, state="closed", closed_at=clock(), recovery_email=PENDING)
         assert notify.message_for(build(), incident, REMINDER).subject.startswith("[Backup still failing] vm-a: Code (")
         assert notify.message_for(build(), closed, RECOVERED).subject.startswith("[Backup recovered] vm-a: Code (")
+
+
+def test_a_japanese_reminder_of_a_failure_without_a_code_names_it_by_the_catalogs_japanese_title(
+    build: BuildServices, clock: Clock
+) -> None:
+    mars = replace(JOB, errors=(JobError(code="", number=100050, message="Cannot connect", recommendations=()),))
+    reminder = notify.message_for(build(language="ja"), told(clock, facts.FailureFacts(mars)), REMINDER)
+    assert "vm-a: バックアップ エージェントが Azure Backup に接続できません (" in reminder.subject
