@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from backup_events.app import facts, notify
+from backup_events.app import blind, facts, notify
 from backup_events.domain.exposure import MISSED_CODE, ProtectedItem
 from backup_events.domain.incidents import OPENED, RECOVERED, REMINDER, SENT, Incident, pack_mail
 from backup_events.domain.model import EmailMessage, Workload
+from backup_events.domain.watch import BLIND_CODE
 from backup_events.mail import render
 from backup_events.wire.alerts import parse_alert
 from backup_events.wire.jobs import normalise_job
@@ -93,3 +94,11 @@ def test_an_email_kept_from_before_facts_is_sent_as_kept_with_our_one_header(bui
         SENDER,
     )
     assert message.headers == render.headers_for(message.key)
+
+
+def test_a_blind_spots_email_comes_from_the_sender_and_links_into_the_portal_configured(
+    build: BuildServices, clock: Clock
+) -> None:
+    spot = blind.vault_spot(VAULT, "AuthorizationFailed", clock())
+    incident = make_incident(VAULT, "v", clock(), code=BLIND_CODE, facts=facts.dumps(facts.BlindFacts(spot)))
+    assert addressed_as_configured(notify.message_for(build(portal_url=PORTAL, sender=SENDER), incident, OPENED))
