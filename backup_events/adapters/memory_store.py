@@ -35,8 +35,9 @@ class MemoryIncidentStore:
             return self._incidents.get(key)
 
     def incidents_in(self, vault_id: str, keys: Collection[str]) -> dict[str, Incident]:
+        vault = vault_id.rstrip("/").casefold()  # as Table Storage reads them: from the vault's partition only
         with self._lock:
-            return {k: self._incidents[k] for k in keys if k in self._incidents}
+            return {k: self._incidents[k] for k in keys if k in self._incidents and _vault(k) == vault}
 
     def open_incidents(self, vault_id: str) -> list[Incident]:
         vault = vault_id.rstrip("/").casefold()

@@ -81,7 +81,7 @@ def pack_mail(subject: str, text: str, html: str) -> bytes:
     Compressed: HTML shrinks about sixfold, a table property holds 64 KiB, and thousands of incidents are listed
     at once when a storm is told.
     """
-    return zlib.compress(json.dumps({"subject": subject, "text": text, "html": html}).encode(), 6)
+    return zlib.compress(json.dumps({"subject": subject, "text": text, "html": html}).encode())
 
 
 def unpack_mail(mail: bytes) -> tuple[str, str, str]:
