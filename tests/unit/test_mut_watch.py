@@ -18,6 +18,7 @@ from backup_events.domain.watch import (
     blind_key,
     fix_for,
     held_incident,
+    many_errors,
     observation_key,
     seen_again,
 )
@@ -117,3 +118,12 @@ def test_a_runs_ledger_row_lives_in_the_vaults_partition_however_its_id_is_spelt
 )
 def test_english_plurals_after_a_count(word: str, many: str) -> None:
     assert (plural(word, 1), plural(word, 2), counted(1_200, word)) == (word, many, f"1,200 {many}")
+
+
+def test_vaults_failing_alike_show_that_one_error_and_failing_differently_how_many_and_one_for_example() -> None:
+    same = ["HTTP 403 AuthorizationFailed: x"] * 3
+    assert many_errors(same, same[0]) == "HTTP 403 AuthorizationFailed: x"
+    mixed = ["HTTP 403 AuthorizationFailed: x", "HTTP 503 ServiceUnavailable", "HTTP 403 AuthorizationFailed: y"]
+    assert many_errors(mixed, mixed[0]) == "3 vaults unreadable; for example: HTTP 403 AuthorizationFailed: x"
+    two = ["HTTP 429 TooManyRequests", "HTTP 503 ServiceUnavailable"]
+    assert many_errors(two, two[0]) == "2 vaults unreadable; for example: HTTP 429 TooManyRequests"
