@@ -116,3 +116,11 @@ def test_a_group_whose_vaults_no_run_read_still_says_the_estate_was_polled(
     (prod,) = [m for m in emails_in(outbox) if subject_of(m).startswith("[Backup summary]") and m["To"] == PROD]
     assert "no run recorded" not in subject_of(prod)
     assert "vm-alerted" in text_of(prod)
+
+
+def test_the_summary_is_due_only_in_its_scheduled_quarter_not_in_the_same_quarter_of_another_hour(build: BuildServices) -> None:
+    services = build(zone="Asia/Tokyo", summary_time="09:00")
+    at = datetime(2026, 11, 26, 0, 5, tzinfo=UTC)  # 09:05 in Tokyo
+    assert summary.is_due(services, at)
+    assert not summary.is_due(services, at + timedelta(hours=1)) and not summary.is_due(services, at - timedelta(hours=1))
+    assert not summary.is_due(services, at + timedelta(minutes=10))
