@@ -4,20 +4,24 @@ decided the same way; a vault alert redelivered while its email is being sent is
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from backup_events.adapters.memory_store import MemoryIncidentStore
 from backup_events.adapters.sample_jobs import SampleJobSource
-from backup_events.app import recording
+from backup_events.app import facts, recording
 from backup_events.app.alert_path import handle_alert_event
 from backup_events.app.poll import poll_jobs
 from backup_events.domain.incidents import OPENED, Incident, Policy, owing_query
 from backup_events.domain.operations import OperationKind
 from backup_events.errors import RunFailedError
 from backup_events.ports import IncidentStore
-from tests.app.conftest import BuildServices
+from tests.app.conftest import BuildServices, app_services
 from tests.app.parts import VAULTS, VM_CODE, VM_JOB, WORLD, delivery, failed_vm_job, job_alert, security_alert
 from tests.app.test_blind_spots import BROKEN, VaultForbidden
 from tests.app.test_recovery import protected
@@ -98,7 +102,30 @@ def test_an_alert_whose_job_cannot_be_read_is_coded_by_the_alert_and_named_by_it
     source = SampleJobSource(jobs=[VM_JOB], protected_items=items)
     assert handle_alert_event(build(source=source), delivery(job_alert(lost))) == "told"
     (incident,) = incidents_of(store, "vm-app-02")
-    assert incident.code == VM_CODE
+    assert (incident.code, [e.code for e in facts.loads(incident.facts).job.errors]) == (VM_CODE, [VM_CODE])
+
+
+class TimerFirst(MemoryIncidentStore):
+    """The store, with a Timer run recording everything right after the alert path's first look in the ledger."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock=clock)
+        self.meanwhile: Callable[[], object] | None = None
+
+    def incident_of_job(self, job_key: str) -> str | None:
+        answer = super().incident_of_job(job_key)
+        if self.meanwhile is not None:
+            run, self.meanwhile = self.meanwhile, None
+            run()
+        return answer
+
+
+def test_an_alert_that_loses_the_race_to_the_timer_is_told_already(outbox: Path, clock: Clock) -> None:
+    store = TimerFirst(clock)
+    build = functools.partial(app_services, store, outbox, clock)
+    store.meanwhile = lambda: poll_jobs(build())
+    assert handle_alert_event(build(), delivery(job_alert(VM_JOB))) == "no email: told already"
+    assert len(incidents_of(store, "vm-app-02")) == 1
 
 
 def test_an_alert_read_again_ends_its_vaults_blind_spot_when_it_arrives(

@@ -6,10 +6,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from backup_events.adapters.sample_jobs import SampleJobSource
-from backup_events.app.poll import poll_vault
+from backup_events.app.poll import on_timer, poll_vault
 from backup_events.domain.watch import VaultRun
-from backup_events.errors import SourceError
+from backup_events.errors import RunFailedError, SourceError
 from tests.app.conftest import BuildServices
 from tests.app.parts import VAULTS, failed_vm_job
 from tests.conftest import Clock
@@ -102,3 +104,17 @@ def test_a_quiet_vault_reads_its_protected_items_only_to_look_for_missed_backups
     on = CountingSource(jobs=quiet)
     poll_vault(build(source=on, missed_grace=timedelta(hours=6)), WEU, *window(clock))
     assert (off.item_reads, on.item_reads) == (0, 1)
+
+
+def test_a_timer_run_with_vaults_skipped_fails_naming_each_of_them(build: BuildServices) -> None:
+    class TwoDown(SampleJobSource):
+        def jobs(self, vault_id: str, **window: Any) -> Iterable[Mapping[str, Any]]:
+            if vault_id in (VAULTS["rsv-prod-weu"], VAULTS["rsv-files-weu"]):
+                raise SourceError("HTTP 503")
+            return super().jobs(vault_id, **window)
+
+    with pytest.raises(RunFailedError) as failed:
+        on_timer(build(source=TwoDown()), past_due=False)
+    assert str(failed.value) == "; ".join(
+        f"vault {VAULTS[name]} skipped this run: HTTP 503" for name in ("rsv-prod-weu", "rsv-files-weu")
+    )
