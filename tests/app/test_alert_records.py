@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from backup_events.adapters.memory_store import MemoryIncidentStore
+from backup_events.adapters.outbox_mailer import OutboxMailer
 from backup_events.adapters.sample_jobs import SampleJobSource
 from backup_events.app import facts, recording
 from backup_events.app.alert_path import handle_alert_event
@@ -22,7 +23,7 @@ from backup_events.domain.operations import OperationKind
 from backup_events.errors import RunFailedError
 from backup_events.ports import IncidentStore
 from tests.app.conftest import BuildServices, app_services
-from tests.app.parts import VAULTS, VM_CODE, VM_JOB, WORLD, delivery, failed_vm_job, job_alert, security_alert
+from tests.app.parts import VAULTS, VM_CODE, VM_JOB, WORLD, ScriptedMailer, delivery, failed_vm_job, job_alert, security_alert
 from tests.app.test_blind_spots import BROKEN, VaultForbidden
 from tests.app.test_recovery import protected
 from tests.app.test_routing_tags import tagged_vm
@@ -148,3 +149,18 @@ def test_a_restore_failures_alert_is_not_told_when_only_backups_are(build: Build
     svc = build(source=SampleJobSource(jobs=[job]), tell_operations=frozenset({OperationKind.BACKUP}))
     assert handle_alert_event(svc, delivery(job_alert(job))).startswith("no email: restore failures are not told")
     assert incidents_of(store, "vm-app-02") == []
+
+
+def test_an_alert_whose_emails_cannot_be_sent_fails_naming_each_of_them(build: BuildServices, outbox: Path, clock: Clock) -> None:
+    source = VaultForbidden()
+    for _ in range(4):
+        poll_jobs(build(source=source))
+        clock.advance(minutes=15)
+    source.healed = True
+    mailer = ScriptedMailer(OutboxMailer(outbox, clock=clock), failing=range(1, 10))
+    with pytest.raises(RunFailedError) as failed:
+        handle_alert_event(build(source=source, mailer=mailer), delivery(job_alert(VM_JOB)))
+    assert str(failed.value).split("; ") == [
+        f"email '[Backup failed] vm-app-02: {VM_CODE}' not sent: 503 unavailable",
+        "email '[Can see again] rsv-prod-weu: read again after 1 h 00 min blind' not sent: 503 unavailable",
+    ]
