@@ -20,6 +20,7 @@ from backup_events.app.alert_path import handle_alert_event
 from backup_events.app.poll import poll_jobs
 from backup_events.domain.incidents import OPENED, Incident, Policy, owing_query
 from backup_events.domain.operations import OperationKind
+from backup_events.domain.watch import is_blind
 from backup_events.errors import RunFailedError
 from backup_events.ports import IncidentStore
 from tests.app.conftest import BuildServices, app_services
@@ -136,7 +137,7 @@ def test_an_alert_read_again_ends_its_vaults_blind_spot_when_it_arrives(
     for _ in range(4):
         poll_jobs(build(source=source))
         clock.advance(minutes=15)
-    (spot,) = [i for i in store.open_incidents(BROKEN) if i.code.startswith("Blind") or "blind" in i.code.casefold()]
+    (spot,) = [i for i in store.open_incidents(BROKEN) if is_blind(i)]
     source.healed = True
     handle_alert_event(build(source=source), delivery(job_alert(VM_JOB)))
     ended = store.incident(spot.key)
