@@ -72,7 +72,7 @@ def handle_alert_event(services: Services, envelope: EventEnvelope) -> str:
     if not services.watches(alert.vault_id):
         log.warning("Alert %s is about vault %s, which is not watched: ignored", alert.short_id, alert.vault_id)
         return "ignored: the vault is not watched"
-    report = RunReport(failures=1)
+    report = RunReport()
     if alert.is_job_failure:
         key = record_alerted_job(services, alert, report)
         if key.startswith("no email:"):

@@ -53,7 +53,7 @@ def poll_vault(services: Services, vault_id: str, since: datetime, until: dateti
             list(services.deps.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES)) if counting else []
         )
         blind.clear(services, blind_spots, until)  # read again: no longer blind
-        close_recovered(services, vault_id, since, until, report, by_item=by_item, successes=successes)
+        close_recovered(services, until, report, by_item=by_item, successes=successes)
         if items:
             recover_from_items(services, items, report, by_item=by_item)
             check_missed(services, vault_id, items, until, report, by_item=by_item)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from backup_events.app import recording
-from backup_events.app.services import SUCCESS_STATUSES, RunReport, Services
+from backup_events.app.services import RunReport, Services
 from backup_events.domain.exposure import ProtectedItem
 from backup_events.domain.identity import item_key
 from backup_events.domain.incidents import Incident
@@ -48,26 +48,22 @@ def close_item(services: Services, by_item: dict[str, list[Incident]], key: str,
 
 def close_recovered(
     services: Services,
-    vault_id: str,
-    since: datetime,
     until: datetime,
     report: RunReport,
     *,
     by_item: dict[str, list[Incident]],
-    successes: Iterable[Mapping[str, Any]] | None = None,
+    successes: Iterable[Mapping[str, Any]],
 ) -> None:
-    """Good backups (``successes``, read here when not given) of items with open incidents close them."""
+    """Good backups (``successes``, the run's good jobs up to ``until``) of items with open incidents close them."""
     if not any(by_item.values()):
         return
-    if successes is None:
-        successes = services.deps.source.jobs(vault_id, since=since, until=until, statuses=SUCCESS_STATUSES)
     for raw in successes:
         try:
             job = normalise_job(raw)
         except MalformedInputError:
             continue
         key = item_key(job.vault_id, job.item_name)
-        if by_item.get(key) and job.operation.casefold().startswith("backup"):
+        if by_item.get(key):  # which good jobs end which incidents (same kind of backup, not older) is recovers()'s
             report.recovered += close_item(services, by_item, key, at=job.end or job.start or until, operation=job.operation)
 
 
