@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 KNOWN_STATUSES = frozenset({"Invalid", "InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling"})
 _TAGS_API_VERSION = "2021-04-01"
+
 DEADLINE_OPTION = "backup_events_retry_deadline"
 """Per-call keyword carrying a ``time.monotonic()`` deadline to ``BudgetedRetryPolicy`` (popped there, so it never
 reaches the transport)."""
@@ -165,8 +166,24 @@ class BudgetedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
         return True
 
 
-class RecoveryServicesJobSource:
-    """Implements ``ports.JobSource`` on ARM's Recovery Services jobs API."""
+class _Client(Protocol):
+    def close(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=_Client)
+
+
+class ArmJobSource(Generic[ClientT]):
+    """What the Recovery Services and the Backup vault sources share: the settings checked once, one SDK client per
+    subscription built on first use, the retry budget per call, the vaults configured plus discovered, and a
+    credential whose failures say "sign-in failed" (a blind spot's email must not read as ARM being down).
+
+    A subclass names its vault id's shape (``VAULT_SHAPE``, ``is_vault_id``), its known statuses, how to build its
+    client (``new_client``) and how to discover its vaults (``_discover``).
+    """
+
+    VAULT_SHAPE = ""
+    KNOWN_STATUSES: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -183,14 +200,9 @@ class RecoveryServicesJobSource:
         retry_backoff_factor: float = 0.8,
         request_timeout_seconds: float = 60.0,
     ) -> None:
-        problems = [
-            f"vault id {v!r} is not /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.RecoveryServices/vaults/<name>"
-            for v in vault_ids
-            if not _is_vault_id(v)
-        ]
-        problems += [
-            f"status {s!r} is not one of {', '.join(sorted(KNOWN_STATUSES))}" for s in statuses if s not in KNOWN_STATUSES
-        ]
+        problems = [f"vault id {v!r} is not {self.VAULT_SHAPE}" for v in vault_ids if not self.is_vault_id(v)]
+        known = self.KNOWN_STATUSES
+        problems += [f"status {s!r} is not one of {', '.join(sorted(known))}" for s in statuses if s not in known]
         if not statuses:
             problems.append("statuses is empty: give at least one job status to read, e.g. ('Failed',)")
         if retry_budget_seconds < 0 or max_retries < 0:
@@ -209,8 +221,20 @@ class RecoveryServicesJobSource:
         self._backoff = retry_backoff_factor
         self._timeout = request_timeout_seconds
         self._lock = threading.Lock()
-        self._clients: dict[str, RecoveryServicesBackupClient] = {}
+        self._clients: dict[str, ClientT] = {}
         self._discovered: list[str] | None = None
+
+    @staticmethod
+    def is_vault_id(value: str) -> bool:
+        """Is ``value`` a vault id of this source's kind?"""
+        raise NotImplementedError
+
+    def new_client(self, subscription_id: str) -> ClientT:
+        """A new SDK client for ``subscription_id`` (``self._client_kwargs()`` holds the shared options)."""
+        raise NotImplementedError
+
+    def _discover(self, subscription_id: str) -> list[str]:
+        raise NotImplementedError
 
     # ---- plumbing ----------------------------------------------------------------------------------------------
 
@@ -224,12 +248,12 @@ class RecoveryServicesJobSource:
             "retry_policy": BudgetedRetryPolicy(**retry_settings(self._max_retries, self._backoff, self._budget)),
         }
 
-    def _client(self, subscription_id: str) -> RecoveryServicesBackupClient:
+    def _client(self, subscription_id: str) -> ClientT:
         key = subscription_id.lower()
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = RecoveryServicesBackupClient(self._credential, subscription_id, **self._client_kwargs())
+                client = self.new_client(subscription_id)
                 self._clients[key] = client
             return client
 
@@ -244,7 +268,7 @@ class RecoveryServicesJobSource:
         for client in clients:
             client.close()
 
-    def __enter__(self) -> RecoveryServicesJobSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -260,9 +284,7 @@ class RecoveryServicesJobSource:
         with self._lock:
             discovered = self._discovered
         if discovered is None:
-            discovered = []
-            for subscription in self._subscriptions:
-                discovered.extend(self._discover(subscription))
+            discovered = [v for subscription in self._subscriptions for v in self._discover(subscription)]
             with self._lock:
                 self._discovered = discovered
         result: list[str] = []
@@ -272,6 +294,20 @@ class RecoveryServicesJobSource:
                 seen.add(vault_id.lower())
                 result.append(vault_id)
         return result
+
+
+class RecoveryServicesJobSource(ArmJobSource[RecoveryServicesBackupClient]):
+    """Implements ``ports.JobSource`` on ARM's Recovery Services jobs API."""
+
+    VAULT_SHAPE = "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.RecoveryServices/vaults/<name>"
+    KNOWN_STATUSES = KNOWN_STATUSES
+
+    @staticmethod
+    def is_vault_id(value: str) -> bool:
+        return _is_vault_id(value)
+
+    def new_client(self, subscription_id: str) -> RecoveryServicesBackupClient:
+        return RecoveryServicesBackupClient(self._credential, subscription_id, **self._client_kwargs())
 
     def _discover(self, subscription_id: str) -> list[str]:
         kwargs = self._client_kwargs()

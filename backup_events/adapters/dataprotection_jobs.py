@@ -19,20 +19,16 @@ Imported lazily (only when the jobs API is the source), so the Azure SDK is impo
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 from azure.mgmt.dataprotection import DataProtectionMgmtClient
 
-from backup_events.adapters.arm_jobs import DEADLINE_OPTION, BudgetedRetryPolicy, describe_error
-from backup_events.adapters.retries import retry_settings
+from backup_events.adapters.arm_jobs import ArmJobSource, describe_error
 from backup_events.domain import ids
-from backup_events.errors import ConfigurationError, MalformedInputError, SourceError
+from backup_events.errors import MalformedInputError, SourceError
 from backup_events.ports import JobJson
 from backup_events.wire.jobs import parse_time
 
@@ -72,107 +68,18 @@ def _started(job: Mapping[str, Any]) -> datetime | None:
         return None
 
 
-class BackupVaultJobSource:
+class BackupVaultJobSource(ArmJobSource[DataProtectionMgmtClient]):
     """Implements ``ports.JobSource`` on ARM's Microsoft.DataProtection jobs, backup instances and policies."""
 
-    def __init__(
-        self,
-        *,
-        credential: TokenCredential,
-        vault_ids: Sequence[str] = (),
-        subscription_ids: Sequence[str] = (),
-        arm_endpoint: str = "https://management.azure.com",
-        credential_scope: str = "https://management.azure.com/.default",
-        statuses: tuple[str, ...] = ("Failed",),
-        retry_budget_seconds: float = 60.0,
-        connection_verify: str | bool = True,
-        max_retries: int = 3,
-        retry_backoff_factor: float = 0.8,
-        request_timeout_seconds: float = 60.0,
-    ) -> None:
-        problems = [
-            f"vault id {v!r} is not /subscriptions/<id>/resourceGroups/<rg>/providers/"
-            "Microsoft.DataProtection/backupVaults/<name>"
-            for v in vault_ids
-            if not _is_backup_vault_id(v)
-        ]
-        problems += [
-            f"status {s!r} is not one of {', '.join(sorted(KNOWN_STATUSES))}" for s in statuses if s not in KNOWN_STATUSES
-        ]
-        if not statuses:
-            problems.append("statuses is empty: give at least one job status to read, e.g. ('Failed',)")
-        if retry_budget_seconds < 0 or max_retries < 0:
-            problems.append("retry_budget_seconds and max_retries must not be negative")
-        if problems:
-            raise ConfigurationError(problems)
-        self._credential = credential
-        self._explicit = [v.strip() for v in vault_ids]
-        self._subscriptions = list(subscription_ids)
-        self._endpoint = arm_endpoint.rstrip("/")
-        self._scope = credential_scope
-        self._statuses = statuses
-        self._budget = retry_budget_seconds
-        self._verify = connection_verify
-        self._max_retries = max_retries
-        self._backoff = retry_backoff_factor
-        self._timeout = request_timeout_seconds
-        self._lock = threading.Lock()
-        self._clients: dict[str, DataProtectionMgmtClient] = {}
-        self._discovered: list[str] | None = None
+    VAULT_SHAPE = "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.DataProtection/backupVaults/<name>"
+    KNOWN_STATUSES = KNOWN_STATUSES
 
-    # ---- plumbing ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def is_vault_id(value: str) -> bool:
+        return _is_backup_vault_id(value)
 
-    def _client(self, subscription_id: str) -> DataProtectionMgmtClient:
-        key = subscription_id.lower()
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = DataProtectionMgmtClient(
-                    self._credential,
-                    subscription_id,
-                    base_url=self._endpoint,
-                    credential_scopes=[self._scope],
-                    connection_verify=self._verify,
-                    connection_timeout=self._timeout,
-                    read_timeout=self._timeout,
-                    retry_policy=BudgetedRetryPolicy(**retry_settings(self._max_retries, self._backoff, self._budget)),
-                )
-                self._clients[key] = client
-            return client
-
-    def _deadline(self) -> dict[str, Any]:
-        return {DEADLINE_OPTION: time.monotonic() + self._budget}
-
-    def close(self) -> None:
-        """Close the cached clients' sessions."""
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
-
-    def __enter__(self) -> BackupVaultJobSource:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    # ---- JobSource ---------------------------------------------------------------------------------------------
-
-    def vault_ids(self) -> list[str]:
-        """Configured Backup vaults, then those discovered in the subscriptions (once per instance); no duplicates."""
-        with self._lock:
-            discovered = self._discovered
-        if discovered is None:
-            discovered = [v for subscription in self._subscriptions for v in self._discover(subscription)]
-            with self._lock:
-                self._discovered = discovered
-        seen: set[str] = set()
-        result = []
-        for vault_id in [*self._explicit, *discovered]:
-            if vault_id.lower() not in seen:
-                seen.add(vault_id.lower())
-                result.append(vault_id)
-        return result
+    def new_client(self, subscription_id: str) -> DataProtectionMgmtClient:
+        return DataProtectionMgmtClient(self._credential, subscription_id, **self._client_kwargs())
 
     def _discover(self, subscription_id: str) -> list[str]:
         try:

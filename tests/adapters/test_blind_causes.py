@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from backup_events.adapters.arm_jobs import RecoveryServicesJobSource
+from backup_events.adapters.arm_jobs import ArmJobSource, RecoveryServicesJobSource
+from backup_events.adapters.dataprotection_jobs import BackupVaultJobSource
 from backup_events.domain.watch import Cause, cause_of
 from backup_events.errors import SourceError
 from tests.loopback.arm import ArmStandIn
@@ -19,6 +21,7 @@ from tests.loopback.fixtures import FakeTokenCredential, serving
 
 SUB = "00000000-0000-0000-0000-000000000001"
 VAULT = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/rsv-prod"
+BACKUP_VAULT = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.DataProtection/backupVaults/bv-prod"
 UNTIL = datetime(2026, 11, 21, tzinfo=UTC)
 
 
@@ -26,11 +29,14 @@ UNTIL = datetime(2026, 11, 21, tzinfo=UTC)
 def arm() -> Iterator[ArmStandIn]:
     stand_in = ArmStandIn()
     stand_in.add_vault(VAULT)
+    stand_in.add_backup_vault(BACKUP_VAULT)
     yield from serving(stand_in)
 
 
-def read_error(arm: ArmStandIn, credential: object, vault: str = VAULT) -> str:
-    source = RecoveryServicesJobSource(
+def read_error(
+    arm: ArmStandIn, credential: object, vault: str = VAULT, kind: type[ArmJobSource[Any]] = RecoveryServicesJobSource
+) -> str:
+    source = kind(
         credential=credential,  # type: ignore[arg-type]
         vault_ids=[vault],
         arm_endpoint=arm.url,
@@ -62,13 +68,16 @@ def test_throttling_past_the_budget_reads_as_throttled(arm: ArmStandIn) -> None:
     assert cause_of(read_error(arm, FakeTokenCredential(arm.token))) is Cause.THROTTLED
 
 
-def test_a_managed_identity_that_cannot_sign_in_reads_as_sign_in_failed(arm: ArmStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("vault", "kind"), [(VAULT, RecoveryServicesJobSource), (BACKUP_VAULT, BackupVaultJobSource)])
+def test_a_managed_identity_that_cannot_sign_in_reads_as_sign_in_failed(
+    arm: ArmStandIn, monkeypatch: pytest.MonkeyPatch, vault: str, kind: type[ArmJobSource[Any]]
+) -> None:
     from azure.identity import ManagedIdentityCredential
 
     monkeypatch.setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:9/")
     monkeypatch.setenv("IDENTITY_HEADER", "x")
     credential = ManagedIdentityCredential(retry_total=0)
-    error = read_error(arm, credential)
+    error = read_error(arm, credential, vault, kind)
     assert cause_of(error) is Cause.SIGN_IN, error
 
 
