@@ -14,6 +14,7 @@ import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage as MimeMessage
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -143,3 +144,29 @@ def every_email(folder: Path, language: str = "en", zone: str = "UTC") -> dict[s
     test = cli.test_message(demo.settings_for("UseDevelopmentStorage=true", Path("outbox"), **settings))
     found["test-email"] = Written(test.subject, test.text, test.html)
     return found
+
+
+class _Visible(HTMLParser):
+    """The text a reader sees in an HTML part (not the <head>)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        self._hidden += tag in {"head", "title", "style"}
+
+    def handle_endtag(self, tag: str) -> None:
+        self._hidden -= tag in {"head", "title", "style"}
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def visible(html: str) -> str:
+    """The visible text of an email's HTML part, its pieces joined by spaces."""
+    parser = _Visible()
+    parser.feed(html)
+    return " ".join(parser.parts)

@@ -16,7 +16,6 @@ import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.header import Header
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +28,7 @@ from backup_events.mail import i18n
 from backup_events.mail.render import one_line
 from backup_events.wire import dataprotection
 from tests.app.test_blind_spots import FORBIDDEN, SIGN_IN
-from tests.every_kind import DOCUMENTS, LONG_ITEM, RESTORES, Written, every_email, long_names_job
+from tests.every_kind import DOCUMENTS, LONG_ITEM, RESTORES, Written, every_email, long_names_job, visible
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -66,29 +65,6 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@'-]*[A-Za-z0-9]|[A-Za-z]")
 _LONG = 4
 _URL = re.compile(r"https?://\S+")
 _PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|<[^>]+>|\\n")
-
-
-class _Visible(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        self._hidden += tag in {"head", "title", "style"}
-
-    def handle_endtag(self, tag: str) -> None:
-        self._hidden -= tag in {"head", "title", "style"}
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
-
-
-def visible(html: str) -> str:
-    parser = _Visible()
-    parser.feed(html)
-    return " ".join(parser.parts)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import email.policy
 import re
 from datetime import UTC, datetime
 from email.message import EmailMessage as MimeMessage
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -20,29 +19,11 @@ from backup_events.adapters.outbox_mailer import to_mime
 from backup_events.cli import main as cli
 from backup_events.dev import demo
 from backup_events.domain.model import EmailMessage
+from tests.every_kind import visible
 
 # Words of labels the text part writes another way; never a value (an item, a code, a step, a cause).
 LABEL_WORDS = {"error", "point", "points", "recovery", "digest", "instead", "from", "last", "this", "failures"}
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]{3,}")
-
-
-class _Visible(HTMLParser):
-    """The text a reader sees in the HTML part (not the <head>)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        self._hidden += tag in {"head", "title", "style"}
-
-    def handle_endtag(self, tag: str) -> None:
-        self._hidden -= tag in {"head", "title", "style"}
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
 
 
 def words(text: str) -> set[str]:
@@ -51,10 +32,9 @@ def words(text: str) -> set[str]:
 
 def missing_from_text(message: MimeMessage) -> set[str]:
     """Words the HTML part shows that the text part lacks, label words aside."""
-    visible = _Visible()
-    visible.feed(message.get_body(("html",)).get_content())  # type: ignore[union-attr]
+    shown = visible(message.get_body(("html",)).get_content())  # type: ignore[union-attr]
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    return words(" ".join(visible.parts)) - words(text) - LABEL_WORDS
+    return words(shown) - words(text) - LABEL_WORDS
 
 
 @pytest.fixture(scope="module")
