@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,9 +55,10 @@ def test_the_summary_timer_writes_the_summary_in_its_quarter_hour_after_the_poll
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
+    if now.minute % 15 == 14 and now.second > 50:  # the quarter may end while the test runs: start in the next one
+        time.sleep(61 - now.second)
+        now = datetime.now(UTC)
     quarter = f"{now:%H}:{now.minute // 15 * 15:02d}"
-    if now.minute % 15 == 14 and now.second > 50:  # the quarter may end while the test runs
-        pytest.skip("too close to the end of a quarter hour")
     monkeypatch.setenv("BACKUP_SUMMARY_SCHEDULE", quarter)
     function_app.poll_backup_jobs(TimerRequest(past_due=False))
     told = len(list(app_settings.glob("*.eml")))
