@@ -196,6 +196,24 @@ def test_output_piped_into_head_ends_quietly(tmp_path: Path, argv: list[str]) ->
     assert len(result.stdout.splitlines()) == 1
 
 
+def test_an_error_piped_into_head_keeps_its_exit_code_and_says_nothing_more(tmp_path: Path) -> None:
+    # The error's lines go to a reader that leaves after the first: still exit 2 (bad settings), never Python's 120
+    # ("Exception ignored ... BrokenPipeError") from flushing at exit.
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    command = f"{sys.executable} -m backup_events poll"
+    result = subprocess.run(
+        ["bash", "-c", f"{command} 2>&1 | head -1; exit ${{PIPESTATUS[0]}}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout.startswith("settings: ") and len(result.stdout.splitlines()) == 1
+    assert result.stderr == ""
+
+
 def test_help_lists_every_command_in_plain_text(tmp_path: Path) -> None:
     result = cli(tmp_path, "--help")
     assert result.returncode == 0

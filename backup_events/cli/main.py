@@ -548,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         # The reader went away (``| head``): what it wanted, it had. Point stdout at nothing so the exit is quiet.
-        _quiet_stdout()
+        _quiet(sys.stdout)
         return failures.OK
     except KeyboardInterrupt:
         print(f"{args.command}: interrupted", file=sys.stderr)
@@ -557,16 +557,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         message, code = failures.describe(exc, args.command)
-        print(message, file=sys.stderr)
+        try:
+            print(message, file=sys.stderr, flush=True)
+        except BrokenPipeError:  # stderr went to a reader that left (``2>&1 | head``): the exit code still says it
+            _quiet(sys.stdout)
+            _quiet(sys.stderr)
         return code
 
 
-def _quiet_stdout() -> None:
+def _quiet(stream: Any) -> None:
+    """Point ``stream`` at nothing, so what is left in its buffer cannot fail the exit."""
     import os  # noqa: PLC0415
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
     except (OSError, ValueError):
         pass  # not a real file (captured): nothing left to flush into
     finally:
